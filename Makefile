@@ -1,0 +1,39 @@
+# agent-init: build, test, benchmark.
+#   make build   static release binary (musl)
+#   make test    every test: unit, lint, black-box
+#   make demo    the main job, shown end to end
+
+TARGET  ?= x86_64-unknown-linux-musl
+BIN     := target/$(TARGET)/release/agent-init
+CARGO   ?= cargo
+
+export AGENT_INIT_BIN := $(CURDIR)/$(BIN)
+
+.PHONY: build test unit lint integration fmt clean demo
+
+build:
+	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
+	@file -L $(BIN) | grep -Eq 'statically linked|static-pie linked' || { echo "error: $(BIN) is not static"; exit 1; }
+	@ls -l $(BIN) | awk '{print "built $(BIN): " $$5 " bytes"}'
+
+test: lint unit integration
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked -p agent-init -p healthcheck
+
+# Black-box tests of the static binary; they need root (PID namespaces).
+integration: build
+	$(CARGO) test --locked -p agent-init-tests -- --test-threads 2
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+
+demo: build
+	scripts/demo.sh

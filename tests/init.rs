@@ -1,0 +1,482 @@
+//! Black-box tests of the init core: exit codes, reaping, signal forwarding,
+//! shutdown, keep-alive, subreaper, terminal handling, logging, static build.
+//! Each runs the real binary; the kernel (/proc, wait status) is the oracle.
+
+mod support;
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::*;
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["--".into(), "sh".into(), "-c".into(), script.into()]
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn exit_code_of_the_command_passes_through() {
+    for mode in BOTH {
+        let out = run(mode, &args(&sh("exit 42")));
+        assert_eq!(out.code, Some(42), "{mode:?}: {}", out.stderr);
+        let out = run(mode, &args(&sh("true")));
+        assert_eq!(out.code, Some(0), "{mode:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn command_killed_by_signal_gives_128_plus_n() {
+    for mode in BOTH {
+        let out = run(mode, &args(&sh("kill -USR1 $$")));
+        assert_eq!(out.code, Some(128 + 10), "{mode:?}: {}", out.stderr);
+        let out = run(mode, &args(&sh("kill -KILL $$")));
+        assert_eq!(out.code, Some(137), "{mode:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn command_without_double_dash() {
+    let out = run(As::Subreaper, &["sh", "-c", "exit 5"]);
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+}
+
+#[test]
+fn missing_command_is_127_and_named() {
+    for mode in BOTH {
+        let out = run(mode, &["--", "no-such-command-xyz"]);
+        assert_eq!(out.code, Some(127), "{mode:?}");
+        assert!(out.stderr.contains("no-such-command-xyz"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn non_executable_command_is_126() {
+    let dir = std::env::temp_dir().join(format!("agent-init-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("script");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    let out = run(As::Subreaper, &["--", file.to_str().unwrap()]);
+    assert_eq!(out.code, Some(126), "{}", out.stderr);
+    assert!(out.stderr.contains("script"), "{}", out.stderr);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let out = run(As::Subreaper, &["--no-such-flag"]);
+    assert_eq!(out.code, Some(64));
+    assert!(out.stderr.contains("--no-such-flag"), "{}", out.stderr);
+    let out = run(As::Subreaper, &["--grace-period", "soon", "--", "true"]);
+    assert_eq!(out.code, Some(64));
+    assert!(out.stderr.contains("soon"), "{}", out.stderr);
+}
+
+#[test]
+fn help_and_version() {
+    let out = run(As::Subreaper, &["--help"]);
+    assert_eq!(out.code, Some(0));
+    let help = out.stdout.join("\n");
+    for needle in [
+        "--grace-period",
+        "AGENT_INIT_GRACE_PERIOD",
+        "--signal-target",
+        "keep-alive",
+        "EXIT CODES",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+    let out = run(As::Subreaper, &["--version"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout[0].starts_with("agent-init "), "{:?}", out.stdout);
+}
+
+#[test]
+fn orphans_are_reaped() {
+    let tp = testproc();
+    for mode in BOTH {
+        // $PPID of the shell is agent-init, whatever namespace it is in.
+        let script = format!("{tp} orphans 200 && {tp} wait-reaped $PPID 20");
+        let out = run(mode, &args(&sh(&script)));
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{mode:?}: {:?} {}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stdout.contains(&"reaped".to_string()),
+            "{:?}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn thousands_of_orphans_at_once_are_reaped() {
+    let tp = testproc();
+    let script = format!("{tp} orphans 5000 && {tp} wait-reaped 1 30");
+    let out = start(As::Pid1, &args(&sh(&script))).wait(Duration::from_secs(120));
+    assert_eq!(out.code, Some(0), "{:?} {}", out.stdout, out.stderr);
+}
+
+#[test]
+fn orphans_left_by_an_exited_command_do_not_stay_zombies() {
+    // The command exits while its grandchildren still run; agent-init (PID 1)
+    // exits with it, and the namespace must not keep zombies around: we check
+    // from outside that nothing of it is left.
+    let tp = testproc();
+    let mut init = start(
+        As::Pid1,
+        &args(&sh(&format!("{tp} orphans 50; sleep 0.2; exit 3"))),
+    );
+    let pid = init.pid();
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(3));
+    wait_for(SOON, "namespace to be gone", || {
+        state_of(pid).is_none().then_some(())
+    });
+}
+
+const FORWARDED: [Signal; 8] = [
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+];
+
+#[test]
+fn signals_reach_the_whole_process_group_by_default() {
+    for mode in BOTH {
+        let mut init = start(mode, &["--", testproc(), "signals", "--fork"]);
+        init.expect_line("parent ready", |l| l.starts_with("ready parent"));
+        init.expect_line("child ready", |l| l.starts_with("ready child"));
+        for sig in FORWARDED.into_iter().chain([Signal::SIGTTOU]) {
+            init.signal(sig);
+            init.expect(&format!("parent {}", sig.as_str()));
+            init.expect(&format!("child {}", sig.as_str()));
+        }
+        init.signal(Signal::SIGTERM);
+        let out = init.wait(SOON);
+        assert!(out.stdout.contains(&"parent SIGTERM".to_string()));
+    }
+}
+
+#[test]
+fn signal_target_child_spares_the_rest_of_the_group() {
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--signal-target",
+            "child",
+            "--",
+            testproc(),
+            "signals",
+            "--fork",
+            "--exit-on",
+            "SIGTERM",
+            "0",
+        ],
+    );
+    init.expect_line("parent ready", |l| l.starts_with("ready parent"));
+    init.expect_line("child ready", |l| l.starts_with("ready child"));
+    init.signal(Signal::SIGUSR1);
+    init.expect("parent SIGUSR1");
+    // A second signal after the first: ordering on the pipe proves the
+    // grandchild had its chance to report SIGUSR1 and did not.
+    init.signal(Signal::SIGUSR2);
+    init.expect("parent SIGUSR2");
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0));
+    assert!(
+        !out.stdout.iter().any(|l| l.starts_with("child SIGUSR")),
+        "{:?}",
+        out.stdout
+    );
+}
+
+#[test]
+fn sigterm_is_forwarded_and_exit_code_follows_the_command() {
+    for mode in BOTH {
+        let mut init = start(
+            mode,
+            &["--", testproc(), "signals", "--exit-on", "SIGTERM", "3"],
+        );
+        init.expect_line("ready", |l| l.starts_with("ready"));
+        init.signal(Signal::SIGTERM);
+        let out = init.wait(SOON);
+        assert_eq!(out.code, Some(3), "{mode:?}: {}", out.stderr);
+        assert!(out.stdout.contains(&"parent SIGTERM".to_string()));
+    }
+    let mut init = start(
+        As::Pid1,
+        &["--", testproc(), "signals", "--exit-on", "SIGINT", "130"],
+    );
+    init.expect_line("ready", |l| l.starts_with("ready"));
+    init.signal(Signal::SIGINT);
+    assert_eq!(init.wait(SOON).code, Some(130));
+}
+
+#[test]
+fn command_ignoring_sigterm_is_killed_after_the_grace_period() {
+    for mode in BOTH {
+        let mut init = start(
+            mode,
+            &["--grace-period", "1", "--", testproc(), "ignore-term"],
+        );
+        init.expect("ready");
+        init.signal(Signal::SIGTERM);
+        let out = init.wait(SOON);
+        assert_eq!(out.code, Some(137), "{mode:?}: {}", out.stderr);
+        assert!(
+            out.elapsed >= Duration::from_millis(900),
+            "{:?}",
+            out.elapsed
+        );
+        assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+        assert!(
+            out.stderr.contains("grace period expired"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn grace_kill_takes_the_whole_group() {
+    // The shell ignores SIGTERM and so does its background grandchild; both
+    // must be gone when agent-init returns (checked from /proc by pid).
+    let tp = testproc();
+    let script = format!("trap '' TERM; {tp} ignore-term & echo grandchild $!; wait");
+    let mut init = start(
+        As::Subreaper,
+        &args(&[vec!["--grace-period".into(), "0.5".into()], sh(&script)].concat()),
+    );
+    let line = init.expect_line("grandchild pid", |l| l.starts_with("grandchild "));
+    init.expect("ready");
+    let grandchild: i32 = line[11..].parse().unwrap();
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(137), "{}", out.stderr);
+    wait_for(SOON, "grandchild to be gone", || {
+        matches!(state_of(grandchild), None | Some('Z')).then_some(())
+    });
+}
+
+#[test]
+fn stop_and_continue_reach_the_command() {
+    let mut init = start(As::Pid1, &["--", testproc(), "sleep"]);
+    init.expect("ready");
+    let pid = init.pid();
+    let child = wait_for(SOON, "command pid", || children_of(pid).first().copied());
+    init.signal(Signal::SIGTSTP);
+    wait_for(SOON, "command stopped", || {
+        (state_of(child) == Some('T')).then_some(())
+    });
+    init.signal(Signal::SIGCONT);
+    wait_for(SOON, "command continued", || {
+        (state_of(child) == Some('S')).then_some(())
+    });
+    // A stopped command still shuts down on SIGTERM: agent-init continues it.
+    init.signal(Signal::SIGTSTP);
+    wait_for(SOON, "command stopped again", || {
+        (state_of(child) == Some('T')).then_some(())
+    });
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(128 + 15), "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(5));
+}
+
+#[test]
+fn keep_alive_reaps_exec_orphans_and_stops_on_sigterm() {
+    let mut init = start(As::Pid1, &[]);
+    wait_for(SOON, "keep-alive to log", || {
+        init.stderr().contains("keeping alive").then_some(())
+    });
+    // What `docker exec` does: enter the namespace and start a process there.
+    let tp = testproc();
+    let pid = init.pid();
+    let status = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-p", "-m", tp, "orphans", "100"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zombies = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let after = stat.rfind(')').map(|i| &stat[i + 2..]).unwrap_or("");
+                let mut f = after.split(' ');
+                f.next() == Some("Z") && f.next() == Some(pid.to_string().as_str())
+            })
+            .count()
+    };
+    wait_for(SOON, "exec'd orphans to be reaped", || {
+        (zombies() == 0).then_some(())
+    });
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn keep_alive_gives_exec_processes_the_grace_period() {
+    let mut init = start(As::Pid1, &["--grace-period", "1"]);
+    wait_for(SOON, "keep-alive to log", || {
+        init.stderr().contains("keeping alive").then_some(())
+    });
+    let mut exec = std::process::Command::new("nsenter")
+        .args([
+            "-t",
+            &init.pid().to_string(),
+            "-p",
+            "-m",
+            testproc(),
+            "ignore-term",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(exec.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert_eq!(first.trim(), "ready");
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    let _ = exec.wait();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.elapsed >= Duration::from_millis(900),
+        "{:?}",
+        out.elapsed
+    );
+    assert!(
+        out.stderr.contains("grace period expired"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn keep_alive_is_idle_without_wakeups() {
+    let mut init = start(As::Pid1, &["--"]);
+    wait_for(SOON, "keep-alive to log", || {
+        init.stderr().contains("keeping alive").then_some(())
+    });
+    let pid = init.pid();
+    let before = status_field(pid, "voluntary_ctxt_switches").unwrap()
+        + status_field(pid, "nonvoluntary_ctxt_switches").unwrap();
+    // Measuring idleness needs idle time; this sleep is the measurement
+    // window, not a synchronisation.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = status_field(pid, "voluntary_ctxt_switches").unwrap()
+        + status_field(pid, "nonvoluntary_ctxt_switches").unwrap();
+    assert_eq!(before, after, "agent-init woke up while idle");
+    let rss_kib = status_field(pid, "VmRSS").unwrap();
+    assert!(rss_kib < 4096, "idle RSS {rss_kib} KiB");
+    init.signal(Signal::SIGTERM);
+    assert_eq!(init.wait(SOON).code, Some(0));
+}
+
+#[test]
+fn subreaper_warning_is_printed_once_and_pid1_is_quiet() {
+    let out = run(As::Subreaper, &args(&sh("true")));
+    assert_eq!(out.stderr.matches("subreaper").count(), 1, "{}", out.stderr);
+    let out = run(As::Pid1, &args(&sh("true")));
+    assert!(!out.stderr.contains("subreaper"), "{}", out.stderr);
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let out = run(
+        As::Subreaper,
+        &["--log-format", "json", "--log-level", "debug", "--", "true"],
+    );
+    assert_eq!(out.code, Some(0));
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(lines.len() >= 2, "{}", out.stderr);
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn secret_values_never_reach_the_log() {
+    let secret = "sk-ant-do-not-log-me-4242";
+    for format in ["text", "json"] {
+        let init = start_with(
+            As::Subreaper,
+            &["--log-format", format, "--log-level", "trace", "--", "true"],
+            |c| {
+                c.env("ANTHROPIC_API_KEY", secret)
+                    .env("GITHUB_TOKEN", secret)
+                    .env("DB_PASSWORD", secret)
+                    .env("PLAIN_SETTING", "visible-value-1717");
+            },
+        );
+        let out = init.wait(SOON);
+        assert_eq!(out.code, Some(0));
+        assert!(
+            out.stderr.contains("visible-value-1717"),
+            "env is not logged at all: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("ANTHROPIC_API_KEY"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains(secret),
+            "secret leaked: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn binary_is_static_and_runs_without_any_library() {
+    let bin = agent_init();
+    let file = std::process::Command::new("file")
+        .arg("-L")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    let desc = String::from_utf8_lossy(&file.stdout);
+    assert!(
+        desc.contains("statically linked") || desc.contains("static-pie linked"),
+        "{desc}"
+    );
+    // An empty root, like a FROM scratch image: nothing but the binary.
+    let root = std::env::temp_dir().join(format!("agent-init-scratch-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(&bin, root.join("agent-init")).unwrap();
+    let out = std::process::Command::new("chroot")
+        .arg(&root)
+        .args(["/agent-init", "--", "/agent-init", "--version"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("agent-init "));
+}

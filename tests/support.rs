@@ -1,0 +1,280 @@
+//! Test harness: runs the real agent-init binary, as PID 1 of a fresh PID
+//! namespace (`unshare --pid --fork --mount-proc`) or as a plain child (where
+//! it becomes a subreaper), and observes it through pipes and /proc.
+//!
+//! Every wait has a deadline; nothing synchronises on a bare sleep.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Generous bound for anything that should happen "at once" on a loaded
+/// 2-core machine.
+pub const SOON: Duration = Duration::from_secs(10);
+
+/// The binary under test: `AGENT_INIT_BIN`, else the static release build.
+pub fn agent_init() -> PathBuf {
+    if let Some(p) = std::env::var_os("AGENT_INIT_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/x86_64-unknown-linux-musl/release/agent-init");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make build` (or set AGENT_INIT_BIN)",
+        p.display()
+    );
+    p
+}
+
+pub fn testproc() -> &'static str {
+    env!("CARGO_BIN_EXE_testproc")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum As {
+    /// PID 1 of a new PID namespace, like in a container.
+    Pid1,
+    /// An ordinary process (it registers as child subreaper).
+    Subreaper,
+}
+
+pub const BOTH: [As; 2] = [As::Pid1, As::Subreaper];
+
+pub struct Running {
+    process: Child,
+    mode: As,
+    /// agent-init's pid as seen from the test (host namespace), once looked up.
+    found_pid: Option<i32>,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: Receiver<()>,
+    exited: bool,
+}
+
+pub struct Exited {
+    pub status: ExitStatus,
+    pub code: Option<i32>,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Starts agent-init with `args` (options, then `--` and the command).
+pub fn start(mode: As, args: &[&str]) -> Running {
+    start_with(mode, args, |_| {})
+}
+
+pub fn start_with(mode: As, args: &[&str], setup: impl FnOnce(&mut Command)) -> Running {
+    let mut cmd = match mode {
+        As::Pid1 => {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc"])
+                .arg(agent_init());
+            c
+        }
+        As::Subreaper => Command::new(agent_init()),
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    setup(&mut cmd);
+    let mut process = cmd.spawn().expect("spawning agent-init");
+    let out = process.stdout.take().unwrap();
+    let err = process.stderr.take().unwrap();
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (done_tx, stderr_done) = channel();
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(err);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        let _ = done_tx.send(());
+    });
+    Running {
+        process,
+        mode,
+        found_pid: None,
+        lines,
+        seen: Vec::new(),
+        stderr,
+        stderr_done,
+        exited: false,
+    }
+}
+
+impl Running {
+    /// agent-init's pid in the test's namespace (for PID 1: the child that
+    /// unshare forked).
+    pub fn pid(&mut self) -> i32 {
+        if let Some(pid) = self.found_pid {
+            return pid;
+        }
+        let pid = match self.mode {
+            As::Subreaper => self.process.id() as i32,
+            As::Pid1 => {
+                let outer = self.process.id() as i32;
+                wait_for(SOON, "unshare to fork agent-init", || {
+                    children_of(outer).first().copied()
+                })
+            }
+        };
+        self.found_pid = Some(pid);
+        pid
+    }
+
+    pub fn signal(&mut self, sig: Signal) {
+        let pid = self.pid();
+        kill(Pid::from_raw(pid), sig).expect("signalling agent-init");
+    }
+
+    /// Waits for a stdout line satisfying `pred` and returns it.
+    pub fn expect_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(l) = self.seen.iter().find(|l| pred(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + SOON;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "timed out waiting for {what}; stdout so far: {:?}; stderr: {}",
+                    self.seen,
+                    self.stderr()
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "stdout closed while waiting for {what}; stdout: {:?}; stderr: {}",
+                    self.seen,
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    pub fn expect(&mut self, exact: &str) -> String {
+        self.expect_line(exact, |l| l == exact)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) for agent-init to exit and collects its output.
+    pub fn wait(mut self, timeout: Duration) -> Exited {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.process.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "agent-init did not exit within {timeout:?}; stdout {:?}; stderr {}",
+                    self.seen,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.exited = true;
+        let elapsed = start.elapsed();
+        let _ = self.stderr_done.recv_timeout(SOON);
+        // Grandchildren may hold stdout open; take what has arrived.
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(50)) {
+            self.seen.push(l);
+        }
+        Exited {
+            code: status.code(),
+            status,
+            stdout: std::mem::take(&mut self.seen),
+            stderr: self.stderr(),
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.exited {
+            return;
+        }
+        // A failing test must not leave a namespace behind.
+        if let Some(pid) = self.found_pid {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Runs agent-init to completion.
+pub fn run(mode: As, args: &[&str]) -> Exited {
+    start(mode, args).wait(SOON)
+}
+
+/// Polls `probe` until it yields a value or `timeout` passes (then panics).
+pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Direct children of `pid`, from /proc.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Process state letter (R, S, T, Z, …) from /proc/PID/stat.
+pub fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rfind(')').and_then(|i| stat[i + 2..].chars().next())
+}
+
+/// A field of /proc/PID/status, e.g. "VmRSS" or "voluntary_ctxt_switches".
+pub fn status_field(pid: i32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
