@@ -36,11 +36,172 @@ pub struct Cli {
     #[command(flatten)]
     pub init: InitOptions,
 
+    #[command(flatten)]
+    pub health: HealthOptions,
+
+    #[command(subcommand)]
+    pub subcommand: Option<Sub>,
+
     /// The command to run, with its arguments. Without one, agent-init
     /// keeps alive. Put `--` before it when it starts with `-` or has the
     /// name of a subcommand.
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Check the container's health for a Docker HEALTHCHECK or a Kubernetes
+    /// probe: exit 0 healthy, 1 unhealthy; one line per check, failing first.
+    #[command(visible_alias = "healthcheck")]
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthArgs {
+    /// Which probe: liveness (init and command alive only, never external
+    /// dependencies), readiness (adds MCP, workspace, CLI, memory, disk),
+    /// startup (liveness plus: the startup steps have finished).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "readiness",
+        env = "AGENT_INIT_HEALTH__PROBE"
+    )]
+    pub probe: Probe,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+
+    /// Also run the CLI's `--version` (bounded by the timeout).
+    #[arg(long, env = "AGENT_INIT_HEALTH__DEEP")]
+    pub deep: bool,
+
+    #[command(flatten)]
+    pub options: HealthOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Probe {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl Probe {
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Liveness => "liveness",
+            Probe::Readiness => "readiness",
+            Probe::Startup => "startup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// What the health checks look at: shared by `agent-init health` and the
+/// init's HTTP endpoint (`--health-listen`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Health checks")]
+pub struct HealthOptions {
+    /// MCP server or other dependency to check: tcp://HOST:PORT,
+    /// http://HOST:PORT/PATH[#status=N], mcp+http://HOST:PORT/PATH.
+    #[arg(long, env = "AGENT_INIT_HEALTH__MCP", value_name = "URL", value_parser = parse_target)]
+    pub mcp: Option<healthcheck::mcp::Target>,
+
+    /// Agent CLI that must be on PATH and executable (e.g. claude).
+    #[arg(long, env = "AGENT_INIT_HEALTH__CLI", value_name = "NAME")]
+    pub cli: Option<String>,
+
+    /// Workspace directory: must exist, be mounted and writable; its
+    /// filesystem is the one the disk check measures.
+    #[arg(long, env = "AGENT_INIT_WORKSPACE__PATH", value_name = "PATH")]
+    pub workspace: Option<std::path::PathBuf>,
+
+    /// Whether the workspace must be a mount point.
+    #[arg(
+        long,
+        env = "AGENT_INIT_WORKSPACE__REQUIRE_MOUNT",
+        value_name = "BOOL",
+        default_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub require_mount: bool,
+
+    /// Minimum available memory, measured against the cgroup limit.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__MIN_FREE_MEMORY_MB",
+        value_name = "MB",
+        default_value = "64"
+    )]
+    pub min_free_memory: u64,
+
+    /// Minimum free space on the workspace filesystem.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__MIN_FREE_DISK_MB",
+        value_name = "MB",
+        default_value = "100"
+    )]
+    pub min_free_disk: u64,
+
+    /// Minimum free inodes on the workspace filesystem.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__MIN_FREE_INODES",
+        value_name = "N",
+        default_value = "1000"
+    )]
+    pub min_free_inodes: u64,
+
+    /// Time budget of each check.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "5",
+        value_parser = parse_seconds
+    )]
+    pub timeout: Duration,
+
+    /// Time budget of one check, overriding --timeout (repeatable or
+    /// comma-separated): mcp=2,cli=1.
+    #[arg(
+        long = "check-timeout",
+        env = "AGENT_INIT_HEALTH__CHECK_TIMEOUTS",
+        value_name = "NAME=SECONDS",
+        value_delimiter = ',',
+        value_parser = parse_check_timeout
+    )]
+    pub check_timeouts: Vec<(String, Duration)>,
+
+    /// Checks to leave out (repeatable or comma-separated): process, cli,
+    /// workspace, mcp, memory, disk.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__SKIP",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub skip: Vec<String>,
+}
+
+fn parse_target(s: &str) -> Result<healthcheck::mcp::Target, String> {
+    healthcheck::mcp::parse(s)
+}
+
+fn parse_check_timeout(s: &str) -> Result<(String, Duration), String> {
+    let (name, secs) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=SECONDS"))?;
+    Ok((name.trim().to_string(), parse_seconds(secs)?))
 }
 
 /// Options of the init itself (command and keep-alive mode).
@@ -85,6 +246,21 @@ pub struct InitOptions {
         value_parser = parse_level
     )]
     pub log_level: tracing::level_filters::LevelFilter,
+
+    /// Serve /livez, /readyz and /healthz over HTTP on this address (off
+    /// unless set), so Kubernetes httpGet probes need no exec.
+    #[arg(long, env = "AGENT_INIT_HEALTH__LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<std::net::SocketAddr>,
+
+    /// Seconds an HTTP probe result may be reused before the checks run again.
+    #[arg(
+        long,
+        env = "AGENT_INIT_HEALTH__CACHE",
+        value_name = "SECONDS",
+        default_value = "0",
+        value_parser = parse_seconds
+    )]
+    pub health_cache: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod exit;
+mod health;
 mod init;
 mod logging;
 mod sys;
@@ -24,10 +25,17 @@ fn main() -> ExitCode {
         }
     };
     logging::init(cli.init.log_format, cli.init.log_level);
+    if let Some(cli::Sub::Health(args)) = &cli.subcommand {
+        return ExitCode::from(health::run(args));
+    }
     let mode = cli.mode();
     let settings = init::Settings {
         grace_period: cli.init.grace_period,
         signal_target: cli.init.signal_target,
+        health_endpoint: cli
+            .init
+            .health_listen
+            .map(|addr| (addr, cli.health.clone(), cli.init.health_cache)),
     };
     match init::run(mode, &settings) {
         Ok(code) => ExitCode::from(code),

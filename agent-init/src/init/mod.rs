@@ -6,6 +6,7 @@
 
 mod child;
 mod signals;
+mod status;
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,9 @@ use crate::cli::{Mode, SignalTarget};
 use crate::exit::{self, Error};
 use crate::sys;
 use child::Child;
-use signals::{Received, Signals};
+use healthcheck::status::{RUNNING, STARTING, STOPPING};
+use signals::{Event, Received, Signals};
+use status::{State, StatusServer};
 
 /// How often a keep-alive shutdown looks whether exec'd processes are gone.
 const EXEC_POLL: Duration = Duration::from_millis(50);
@@ -29,6 +32,8 @@ const EXEC_POLL: Duration = Duration::from_millis(50);
 pub struct Settings {
     pub grace_period: Duration,
     pub signal_target: SignalTarget,
+    /// Where to serve HTTP probes, with what checks and cache time.
+    pub health_endpoint: Option<(std::net::SocketAddr, crate::cli::HealthOptions, Duration)>,
 }
 
 /// Runs the init until the command exits (command mode) or a SIGTERM/SIGINT
@@ -43,6 +48,16 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<u8, Error> {
         );
     }
     let signals = Signals::take_over()?;
+    let status = StatusServer::bind();
+    if let Some((addr, opts, cache)) = &settings.health_endpoint {
+        crate::health::serve_http(*addr, opts.clone(), *cache)?;
+    }
+    let mut state = State {
+        own_pid,
+        keep_alive: matches!(mode, Mode::KeepAlive),
+        phase: STARTING,
+        command_pid: None,
+    };
     let child = match &mode {
         Mode::Command(argv) => Some(child::spawn(argv, signals.original_mask)?),
         Mode::KeepAlive => {
@@ -50,8 +65,12 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<u8, Error> {
             None
         }
     };
+    state.command_pid = child.map(|c| c.pid);
+    state.phase = RUNNING;
     let mut init = Init {
         signals,
+        status,
+        state,
         settings: settings.clone(),
         own_pid,
         child,
@@ -76,6 +95,8 @@ fn stop_signal_for(child: Child, signo: i32) -> i32 {
 
 struct Init {
     signals: Signals,
+    status: Option<StatusServer>,
+    state: State,
     settings: Settings,
     own_pid: i32,
     child: Option<Child>,
@@ -93,9 +114,17 @@ enum Next {
 impl Init {
     fn run(&mut self) -> Result<u8, Error> {
         loop {
-            let next = match self.signals.next(self.timeout())? {
-                None => self.on_timeout(),
-                Some(got) => self.on_signal(got),
+            let timeout = self.timeout();
+            let status_fd = self.status.as_ref().map(StatusServer::fd);
+            let next = match self.signals.next(timeout, status_fd)? {
+                Event::Timeout => self.on_timeout(),
+                Event::Signal(got) => self.on_signal(got),
+                Event::Ready => {
+                    if let Some(server) = &self.status {
+                        server.serve(&self.state);
+                    }
+                    Next::Continue
+                }
             };
             if let Next::Exit(code) = next {
                 return Ok(code);
@@ -182,6 +211,7 @@ impl Init {
     }
 
     fn start_grace(&mut self) {
+        self.state.phase = STOPPING;
         if self.deadline.is_none() {
             let grace = self.settings.grace_period;
             tracing::info!(

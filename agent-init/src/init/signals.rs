@@ -1,8 +1,9 @@
-//! The signal source: every handled signal is blocked and read from a
-//! signalfd, so the loop sleeps in one poll(2) and wakes only when a signal
-//! arrives or a deadline passes. Never installs a signal handler.
+//! The event source: every handled signal is blocked and read from a
+//! signalfd, so the loop sleeps in one poll(2) (on the signalfd and the
+//! status socket) and wakes only when a signal arrives, a status request
+//! comes in, or a deadline passes. Never installs a signal handler.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -18,6 +19,15 @@ use crate::sys;
 pub struct Received {
     pub signo: i32,
     pub sender: i32,
+}
+
+/// What woke the loop.
+#[derive(Debug)]
+pub enum Event {
+    Signal(Received),
+    /// The other descriptor (the status socket) is readable.
+    Ready,
+    Timeout,
 }
 
 pub struct Signals {
@@ -38,12 +48,17 @@ impl Signals {
         Ok(Signals { fd, original_mask })
     }
 
-    /// Waits until a signal arrives (returns it) or `timeout` passes
-    /// (returns `None`). `None` as timeout waits forever.
-    pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Received>, Error> {
+    /// Waits until a signal arrives (`Event::Signal`), `other` becomes
+    /// readable (`Event::Ready`), or `timeout` passes (`Event::Timeout`).
+    /// `None` as timeout waits forever. Signals always come first.
+    pub fn next(
+        &mut self,
+        timeout: Option<Duration>,
+        other: Option<BorrowedFd<'_>>,
+    ) -> Result<Event, Error> {
         loop {
             if let Some(got) = self.try_read()? {
-                return Ok(Some(got));
+                return Ok(Event::Signal(got));
             }
             let timeout = match timeout {
                 None => PollTimeout::NONE,
@@ -54,10 +69,22 @@ impl Signals {
                         .unwrap_or(PollTimeout::MAX)
                 }
             };
-            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            if let Some(fd) = other {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
             match poll(&mut fds, timeout) {
-                Ok(0) => return Ok(None),
-                Ok(_) => continue,
+                Ok(0) => return Ok(Event::Timeout),
+                Ok(_) => {
+                    let other_ready = fds
+                        .get(1)
+                        .and_then(|f| f.revents())
+                        .is_some_and(|r| !r.is_empty());
+                    let signal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+                    if other_ready && !signal_ready {
+                        return Ok(Event::Ready);
+                    }
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(Error::os("waiting for signals", e)),
             }

@@ -1,0 +1,157 @@
+//! `agent-init health` and the init's HTTP probe endpoint: which checks a
+//! probe runs, with which budgets, and how the answer is shown.
+//! The checks themselves live in the `healthcheck` crate.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use healthcheck::{cli, disk, mcp, memory, process, workspace, Check, Planned, Report};
+
+use crate::cli::{HealthArgs, HealthOptions, OutputFormat, Probe};
+
+/// Exit codes of `agent-init health`. Docker reserves 2: never used.
+pub const HEALTHY: u8 = 0;
+pub const UNHEALTHY: u8 = 1;
+
+/// The checks a probe runs. Liveness never looks at external dependencies,
+/// so a flaky MCP server cannot get the pod killed.
+pub fn plan(probe: Probe, opts: &HealthOptions, deep: bool) -> Vec<Planned> {
+    let mut checks: Vec<Box<dyn Check>> = vec![Box::new(process::Process {
+        require_started: probe == Probe::Startup,
+    })];
+    if probe == Probe::Readiness {
+        if let Some(name) = &opts.cli {
+            checks.push(Box::new(cli::Cli {
+                name: name.clone(),
+                deep,
+            }));
+        }
+        if let Some(path) = &opts.workspace {
+            checks.push(Box::new(workspace::Workspace {
+                path: path.clone(),
+                require_mount: opts.require_mount,
+            }));
+            checks.push(Box::new(disk::Disk {
+                path: path.clone(),
+                min_free_mb: opts.min_free_disk,
+                min_free_inodes: opts.min_free_inodes,
+            }));
+        }
+        if let Some(target) = &opts.mcp {
+            checks.push(Box::new(mcp::Mcp {
+                target: target.clone(),
+            }));
+        }
+        checks.push(Box::new(memory::Memory {
+            min_free_mb: opts.min_free_memory,
+        }));
+    }
+    checks
+        .into_iter()
+        .filter(|c| !opts.skip.iter().any(|s| s == c.name()))
+        .map(|check| {
+            let timeout = opts
+                .check_timeouts
+                .iter()
+                .rev()
+                .find(|(n, _)| n == check.name())
+                .map_or(opts.timeout, |(_, t)| *t);
+            Planned { check, timeout }
+        })
+        .collect()
+}
+
+pub fn report(probe: Probe, opts: &HealthOptions, deep: bool) -> Report {
+    Report::new(probe.name(), healthcheck::run(plan(probe, opts, deep)))
+}
+
+/// `agent-init health`: prints the report, returns the exit code.
+pub fn run(args: &HealthArgs) -> u8 {
+    let report = report(args.probe, &args.options, args.deep);
+    let out = match args.format {
+        OutputFormat::Text => report.to_text(),
+        OutputFormat::Json => report.to_json() + "\n",
+    };
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if report.healthy() {
+        HEALTHY
+    } else {
+        UNHEALTHY
+    }
+}
+
+/// Serves /livez, /readyz, /healthz (and /startupz) on `addr` from a thread
+/// of its own, so the init loop never waits for a check. Must be started
+/// after the init has blocked its signals: the thread inherits the mask.
+pub fn serve_http(
+    addr: SocketAddr,
+    opts: HealthOptions,
+    cache: Duration,
+) -> Result<(), crate::exit::Error> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| crate::exit::Error::os(format!("binding health endpoint {addr}"), e))?;
+    tracing::info!(%addr, "health endpoint listening");
+    let cached: Mutex<HashMap<&'static str, (Instant, Report)>> = Mutex::new(HashMap::new());
+    std::thread::Builder::new()
+        .name("health-http".into())
+        .spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                let mut reader = BufReader::new(&conn);
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/");
+                let path = path.split('?').next().unwrap_or(path);
+                let probe = match path {
+                    "/livez" => Some(Probe::Liveness),
+                    "/readyz" | "/healthz" => Some(Probe::Readiness),
+                    "/startupz" => Some(Probe::Startup),
+                    _ => None,
+                };
+                let (status, body) = match probe {
+                    None => ("404 Not Found", "not found: try /livez, /readyz, /healthz\n".into()),
+                    Some(probe) => {
+                        let report = cached_report(&cached, probe, &opts, cache);
+                        let status = if report.healthy() {
+                            "200 OK"
+                        } else {
+                            "503 Service Unavailable"
+                        };
+                        (status, report.to_text())
+                    }
+                };
+                let mut conn = conn;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        })
+        .map_err(|e| crate::exit::Error::os("starting the health endpoint thread", e))?;
+    Ok(())
+}
+
+fn cached_report(
+    cache: &Mutex<HashMap<&'static str, (Instant, Report)>>,
+    probe: Probe,
+    opts: &HealthOptions,
+    ttl: Duration,
+) -> Report {
+    if let Some((at, report)) = cache.lock().unwrap().get(probe.name()) {
+        if at.elapsed() < ttl {
+            return report.clone();
+        }
+    }
+    let fresh = report(probe, opts, false);
+    cache
+        .lock()
+        .unwrap()
+        .insert(probe.name(), (Instant::now(), fresh.clone()));
+    fresh
+}

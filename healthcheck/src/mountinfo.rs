@@ -1,0 +1,110 @@
+//! /proc/self/mountinfo, parsed: which paths are mount points, with what
+//! options, and where the cgroup hierarchies are mounted.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The path inside the mounted filesystem that appears at `mount_point`.
+    pub root: PathBuf,
+    pub mount_point: PathBuf,
+    /// Per-mount options ("rw,nosuid,…").
+    pub options: String,
+    pub fstype: String,
+    /// Per-filesystem options ("rw,memory" for a cgroup v1 hierarchy).
+    pub super_options: String,
+}
+
+impl Mount {
+    pub fn read_only(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+pub fn read() -> Result<Vec<Mount>, String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+    Ok(parse(&text))
+}
+
+pub fn parse(text: &str) -> Vec<Mount> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<Mount> {
+    let (left, right) = line.split_once(" - ")?;
+    let l: Vec<&str> = left.split(' ').collect();
+    let r: Vec<&str> = right.split(' ').collect();
+    Some(Mount {
+        root: PathBuf::from(unescape(l.get(3)?)),
+        mount_point: PathBuf::from(unescape(l.get(4)?)),
+        options: l.get(5)?.to_string(),
+        fstype: r.first()?.to_string(),
+        super_options: r.get(2).unwrap_or(&"").to_string(),
+    })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount whose mount point is exactly `path` (the last one wins, as the
+/// kernel shows stacked mounts in order).
+pub fn mount_at<'a>(mounts: &'a [Mount], path: &Path) -> Option<&'a Mount> {
+    mounts.iter().rev().find(|m| m.mount_point == path)
+}
+
+/// The mount that contains `path` (longest mount-point prefix).
+pub fn mount_containing<'a>(mounts: &'a [Mount], path: &Path) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .rev()
+        .filter(|m| path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.components().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+22 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+30 22 0:26 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+31 22 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw
+40 22 254:1 /projects/a /workspace ro,relatime shared:5 - ext4 /dev/vdb rw
+41 22 0:50 / /with\\040space rw - tmpfs tmpfs rw,size=1024k
+";
+
+    #[test]
+    fn parses_fields_and_escapes() {
+        let m = parse(SAMPLE);
+        assert_eq!(m.len(), 5);
+        let ws = mount_at(&m, Path::new("/workspace")).unwrap();
+        assert_eq!(ws.root, Path::new("/projects/a"));
+        assert!(ws.read_only());
+        assert_eq!(ws.fstype, "ext4");
+        assert!(mount_at(&m, Path::new("/with space")).is_some());
+        assert_eq!(m[1].super_options, "rw,memory");
+        let inner = mount_containing(&m, Path::new("/workspace/src/x")).unwrap();
+        assert_eq!(inner.mount_point, Path::new("/workspace"));
+        let root = mount_containing(&m, Path::new("/etc")).unwrap();
+        assert_eq!(root.mount_point, Path::new("/"));
+    }
+}

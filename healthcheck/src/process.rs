@@ -1,0 +1,40 @@
+//! The init is alive and responsive and its command (or keep-alive) runs:
+//! learned by asking the running init over its status socket.
+
+use std::time::Duration;
+
+use crate::status::{self, Status};
+use crate::Check;
+
+pub struct Process {
+    /// Also require the startup steps to have finished (startup probe).
+    pub require_started: bool,
+}
+
+fn describe(s: &Status) -> String {
+    let what = match s.command_pid {
+        Some(pid) => format!("command pid {pid} running"),
+        None => "keep-alive".to_string(),
+    };
+    format!(
+        "agent-init {} pid {} {}, {what}, up {:.0} s",
+        s.version, s.pid, s.phase, s.uptime_s
+    )
+}
+
+impl Check for Process {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn run(&self, timeout: Duration) -> Result<String, String> {
+        let s = status::query(timeout)?;
+        if s.mode == "command" && s.command_pid.is_none() {
+            return Err(format!("{}: the command is not running", describe(&s)));
+        }
+        if self.require_started && s.phase == status::STARTING {
+            return Err(format!("{}: startup steps not finished", describe(&s)));
+        }
+        Ok(describe(&s))
+    }
+}
