@@ -7,9 +7,13 @@ TARGET  ?= x86_64-unknown-linux-musl
 BIN     := target/$(TARGET)/release/agent-init
 CARGO   ?= cargo
 
-export AGENT_INIT_BIN := $(CURDIR)/$(BIN)
+VENV    := target/mcp-venv
+PYTHON  ?= python3
 
-.PHONY: build test unit lint integration fmt clean demo
+export AGENT_INIT_BIN := $(CURDIR)/$(BIN)
+export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
+
+.PHONY: build test unit lint integration fmt clean demo mcp-venv
 
 build:
 	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
@@ -26,8 +30,15 @@ unit:
 	$(CARGO) test --locked -p agent-init -p healthcheck
 
 # Black-box tests of the static binary; they need root (PID namespaces).
-integration: build
+integration: build mcp-venv
 	$(CARGO) test --locked -p agent-init-tests -- --test-threads 2
+
+# The official MCP Python SDK, for a real MCP server in the tests.
+mcp-venv: $(VENV)/.installed
+$(VENV)/.installed: tests/fixtures/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
 
 fmt:
 	$(CARGO) fmt --all
