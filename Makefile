@@ -10,10 +10,10 @@ CARGO   ?= cargo
 VENV    := target/mcp-venv
 PYTHON  ?= python3
 
-export AGENT_INIT_BIN := $(CURDIR)/$(BIN)
+export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: build test unit lint integration fmt clean demo mcp-venv
+.PHONY: build test unit lint integration fmt clean demo mcp-venv bench
 
 build:
 	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
@@ -48,3 +48,11 @@ clean:
 
 demo: build
 	scripts/demo.sh
+
+# Benchmarks against tini, dumb-init, catatonit and the shell scripts;
+# writes bench/RESULTS.md and the README's headline table.
+bench: build
+	@for t in tini dumb-init catatonit curl; do command -v $$t >/dev/null || NEED="$$NEED $$t"; done; \
+	  if [ -n "$$NEED" ]; then apt-get update -qq && apt-get install -y -qq $$NEED; fi
+	$(CARGO) build --release --locked -p agent-init-tests --bins
+	$(PYTHON) bench/bench.py

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""agent-init benchmarks: side by side with tini, dumb-init and catatonit and
+with the shell scripts it replaces, measured in one run on this machine.
+
+Writes bench/RESULTS.md (regenerated, never edited by hand), prints it, and
+refreshes the headline table in README.md between its bench markers.
+Needs root (PID namespaces), tini, dumb-init, catatonit, curl, git.
+"""
+
+import http.server
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AI = os.environ.get(
+    "TEST_AGENT_INIT_BIN",
+    os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/agent-init"),
+)
+TESTPROC = os.environ.get("TESTPROC", os.path.join(ROOT, "target/release/testproc"))
+BASELINE = os.path.join(ROOT, "bench", "baseline")
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+N_START = 50 if QUICK else 300
+N_HEALTH = 20 if QUICK else 100
+N_SIGNALS = 100 if QUICK else 1000
+N_ORPHANS = 1000 if QUICK else 10000
+IDLE_SECONDS = 2 if QUICK else 10
+DEVNULL = subprocess.DEVNULL
+
+# How each init runs a command. tini needs -s to reap when it is not PID 1.
+INITS = {
+    "agent-init": [AI, "--log-level", "error", "--"],
+    "tini": ["tini", "-s", "--"],
+    "dumb-init": ["dumb-init", "--"],
+    "catatonit": ["catatonit", "--"],
+}
+ANCHORS = ["tini", "dumb-init", "catatonit"]
+
+
+def timed(cmd, n, env=None):
+    """Median wall time and mean CPU time (user+sys of the whole process
+    tree) of running cmd n times, in seconds."""
+    subprocess.run(cmd, stdout=DEVNULL, stderr=DEVNULL, env=env, check=True)  # warm
+    walls = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=DEVNULL, stderr=DEVNULL, env=env, check=True)
+        walls.append(time.perf_counter() - t)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / n
+    return statistics.median(walls), cpu
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def wait_child(outer, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = children(outer)
+        if kids:
+            return kids[0]
+        time.sleep(0.005)
+    raise RuntimeError(f"no child of {outer}")
+
+
+def status_field(pid, name):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    raise KeyError(name)
+
+
+def as_pid1(cmd, **kw):
+    """Starts cmd as PID 1 of a new PID namespace; returns (popen, host pid)."""
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] + cmd, **kw)
+    return p, wait_child(p.pid)
+
+
+def stop(p, pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait(timeout=10)
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def mcp_stand_in():
+    """A plain HTTP endpoint on loopback standing in for the MCP server's
+    /health, answered by a thread of this process."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/health"
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def bench_startup(results, url, work):
+    rows = {}
+    rows["no init (`true` alone)"] = timed(["true"], N_START)
+    for name, prefix in INITS.items():
+        rows[name] = timed(prefix + ["true"], N_START)
+    env = dict(os.environ, WORKSPACE=work, MCP_URL=url, REQUIRED_ENV="HOME",
+               GIT_CONFIG_GLOBAL=os.path.join(work, ".gitconfig"))
+    rows["shell entrypoint.sh (all steps)"] = timed(
+        ["bash", os.path.join(BASELINE, "entrypoint.sh"), "true"], N_START // 3, env)
+    results["startup"] = rows
+
+
+def bench_health(results, url, work):
+    init, pid = as_pid1([AI, "--log-level", "error"], stderr=DEVNULL)
+    try:
+        enter = ["nsenter", "-t", str(pid), "-p", "-m"]
+        ours = enter + [AI, "health", "--cli", "sh", "--workspace", work,
+                        "--require-mount", "false", "--mcp", url]
+        theirs = enter + ["env", "CLI=sh", f"WORKSPACE={work}", f"MCP_URL={url}",
+                          "bash", os.path.join(BASELINE, "health-check.sh")]
+        subprocess.run(ours, check=True, stdout=DEVNULL)
+        subprocess.run(theirs, check=True, stdout=DEVNULL)
+        results["health"] = {
+            "agent-init health": timed(ours, N_HEALTH),
+            "shell health-check.sh": timed(theirs, N_HEALTH),
+            "nsenter alone (overhead in both)": timed(enter + ["true"], N_HEALTH),
+        }
+    finally:
+        stop(init, pid)
+
+
+def bench_idle(results):
+    cmds = {
+        "agent-init": [AI, "--log-level", "error"],
+        "tini": ["tini", "--", "sleep", "infinity"],
+        "dumb-init": ["dumb-init", "sleep", "infinity"],
+        "catatonit": ["catatonit", "-P"],
+    }
+    running = {name: as_pid1(cmd, stderr=DEVNULL) for name, cmd in cmds.items()}
+    try:
+        time.sleep(1)
+        def switches(pid):
+            return (status_field(pid, "voluntary_ctxt_switches")
+                    + status_field(pid, "nonvoluntary_ctxt_switches"))
+        before = {n: switches(pid) for n, (_, pid) in running.items()}
+        time.sleep(IDLE_SECONDS)
+        results["idle"] = {
+            n: (status_field(pid, "VmRSS"), switches(pid) - before[n])
+            for n, (_, pid) in running.items()
+        }
+    finally:
+        for p, pid in running.values():
+            stop(p, pid)
+
+
+def bench_signals(results):
+    rows = {}
+    for name, prefix in INITS.items():
+        p, pid = as_pid1(prefix + [TESTPROC, "signals"], stdout=subprocess.PIPE,
+                         stderr=DEVNULL, text=True, bufsize=1)
+        try:
+            assert p.stdout.readline().startswith("ready")
+            lat = []
+            for _ in range(N_SIGNALS):
+                t = time.perf_counter_ns()
+                os.kill(pid, signal.SIGUSR1)
+                line = p.stdout.readline()
+                lat.append((time.perf_counter_ns() - t) / 1000)
+                assert line.strip() == "parent SIGUSR1", line
+            lat.sort()
+            rows[name] = (statistics.median(lat), lat[int(len(lat) * 0.99) - 1])
+        finally:
+            stop(p, pid)
+    results["signals"] = rows
+
+
+def bench_reaping(results):
+    rows = {}
+    script = f"{TESTPROC} orphans {N_ORPHANS} && {TESTPROC} wait-reaped 1 300"
+    for name, prefix in INITS.items():
+        cmd = ["unshare", "--pid", "--fork", "--mount-proc"] + prefix + ["sh", "-c", script]
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=DEVNULL, stderr=DEVNULL)
+        rows[name] = time.perf_counter() - t
+    results["reaping"] = rows
+
+
+def bench_size(results):
+    rows = {}
+    for name, path in [("agent-init", AI), ("tini-static", "/usr/bin/tini-static"),
+                       ("tini", "/usr/bin/tini"), ("dumb-init", "/usr/bin/dumb-init"),
+                       ("catatonit", "/usr/bin/catatonit")]:
+        desc = subprocess.run(["file", "-bL", path], capture_output=True, text=True).stdout
+        static = "static" in desc
+        rows[name] = (os.path.getsize(path), "static" if static else "dynamic")
+    results["size"] = rows
+
+
+# ------------------------------------------------------------------ reporting
+
+
+def ratio(ours, theirs):
+    r = ours / theirs if theirs else float("inf")
+    verdict = "wins" if r < 0.95 else ("ties" if r <= 1.05 else "**loses**")
+    return f"{r:.2f}× ({verdict})"
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = status_like("/proc/meminfo", "MemTotal") // 1024
+    versions = []
+    for tool, arg in [("tini", "--version"), ("dumb-init", "--version")]:
+        out = subprocess.run([tool, arg], capture_output=True, text=True)
+        versions.append((out.stdout or out.stderr).strip().splitlines()[0])
+    ai = subprocess.run([AI, "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} × {cpu}, {mem} MiB RAM, Linux {platform.release()}; "
+            f"{ai}, {'; '.join(versions)}, catatonit from Debian")
+
+
+def status_like(path, key):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def render(r):
+    ms = lambda s: f"{s * 1000:.2f} ms"
+    out = ["# Benchmark results", "",
+           "Regenerated by `make bench` (bench/bench.py); do not edit by hand.", "",
+           f"Machine: {machine()}.", "",
+           f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+           + (" (quick mode: small counts)" if QUICK else "") + ".", ""]
+
+    s = r["startup"]
+    out += ["## Startup overhead: `INIT -- true`", "",
+            f"{N_START} runs each; wall = median, CPU = mean user+sys of the process tree.", "",
+            "| runner | wall | CPU | agent-init vs it (wall) |", "|---|---|---|---|"]
+    for name, (wall, cpu) in s.items():
+        vs = "" if name == "agent-init" or name.startswith("no init") else ratio(s["agent-init"][0], wall)
+        out.append(f"| {name} | {ms(wall)} | {ms(cpu)} | {vs} |")
+    out += ["", "The shell entrypoint row runs the seed's steps (workspace check, git "
+            "safe.directory, required env, one MCP readiness probe with curl) before "
+            "`true`; agent-init's startup steps are not implemented yet, so the like-for-like "
+            "row with them is still to come.", ""]
+
+    h = r["health"]
+    ours, theirs = h["agent-init health"], h["shell health-check.sh"]
+    out += ["## Health check: one probe", "",
+            f"{N_HEALTH} probes each, run with nsenter inside a PID namespace whose PID 1 is "
+            "agent-init (like `docker exec`); both check CLI, workspace, an HTTP MCP "
+            "endpoint on loopback, memory and disk.", "",
+            "| probe | wall | CPU |", "|---|---|---|"]
+    for name, (wall, cpu) in h.items():
+        out.append(f"| {name} | {ms(wall)} | {ms(cpu)} |")
+    out += ["", f"agent-init health vs shell: wall {ratio(ours[0], theirs[0])}, "
+            f"CPU {ratio(ours[1], theirs[1])}.", ""]
+
+    i = r["idle"]
+    out += ["## Idle cost of PID 1", "",
+            f"Each init as PID 1 of its own PID namespace, idle for {IDLE_SECONDS} s "
+            "(agent-init and catatonit without a child, tini and dumb-init with `sleep infinity`).", "",
+            "| init | RSS | context switches while idle | agent-init vs it (RSS) |", "|---|---|---|---|"]
+    for name, (rss, sw) in i.items():
+        vs = "" if name == "agent-init" else ratio(i["agent-init"][0], rss)
+        out.append(f"| {name} | {rss} KiB | {sw} | {vs} |")
+    out.append("")
+
+    g = r["signals"]
+    out += ["## Signal forwarding latency", "",
+            f"SIGUSR1 sent to PID 1 → the command's handler has run and reported on a pipe; "
+            f"{N_SIGNALS} signals each, microseconds.", "",
+            "| init | median | p99 | agent-init vs it (median) |", "|---|---|---|---|"]
+    for name, (med, p99) in g.items():
+        vs = "" if name == "agent-init" else ratio(g["agent-init"][0], med)
+        out.append(f"| {name} | {med:.0f} µs | {p99:.0f} µs | {vs} |")
+    out.append("")
+
+    z = r["reaping"]
+    out += ["## Reaping", "",
+            f"PID 1 adopts {N_ORPHANS} orphans that exit at once; time until /proc shows "
+            "no zombie (includes creating them, identical for all).", "",
+            "| init | time | agent-init vs it |", "|---|---|---|"]
+    for name, t in z.items():
+        vs = "" if name == "agent-init" else ratio(z["agent-init"], t)
+        out.append(f"| {name} | {t:.2f} s | {vs} |")
+    out.append("")
+
+    b = r["size"]
+    out += ["## Binary size", "", "| binary | bytes | linking | agent-init vs it |", "|---|---|---|---|"]
+    for name, (size, link) in b.items():
+        vs = "" if name == "agent-init" else ratio(b["agent-init"][0], size)
+        out.append(f"| {name} | {size:,} | {link} | {vs} |")
+    out += ["", "agent-init also carries the health checks, the status socket and the "
+            "HTTP probe endpoint; tini and catatonit are inits only.", ""]
+    return "\n".join(out)
+
+
+def headline(r):
+    s, h, i, g = r["startup"], r["health"], r["idle"], r["signals"]
+    return "\n".join([
+        "| measure | agent-init | tini | dumb-init | shell script |",
+        "|---|---|---|---|---|",
+        f"| `INIT -- true`, wall | {s['agent-init'][0]*1000:.2f} ms | {s['tini'][0]*1000:.2f} ms | "
+        f"{s['dumb-init'][0]*1000:.2f} ms | |",
+        f"| idle RSS of PID 1 | {i['agent-init'][0]} KiB | {i['tini'][0]} KiB | {i['dumb-init'][0]} KiB | |",
+        f"| signal forwarding, median | {g['agent-init'][0]:.0f} µs | {g['tini'][0]:.0f} µs | "
+        f"{g['dumb-init'][0]:.0f} µs | |",
+        f"| one health probe, CPU | {h['agent-init health'][1]*1000:.2f} ms | | | "
+        f"{h['shell health-check.sh'][1]*1000:.2f} ms ({ratio(h['agent-init health'][1], h['shell health-check.sh'][1])}) |",
+    ])
+
+
+def update_readme(table):
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        text = f.read()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        with open(path, "w") as f:
+            f.write(f"{before}{start}\n{table}\n{end}{after}")
+
+
+def main():
+    for tool in ["tini", "dumb-init", "catatonit", "curl", "git", "unshare", "nsenter"]:
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], stdout=DEVNULL).returncode:
+            sys.exit(f"bench: {tool} is missing (make bench installs the anchors)")
+    for path in [AI, TESTPROC]:
+        if not os.path.exists(path):
+            sys.exit(f"bench: {path} is missing (make bench builds it)")
+    results = {}
+    url = mcp_stand_in()
+    with tempfile.TemporaryDirectory(prefix="agent-init-bench-") as work:
+        steps = [("startup", lambda: bench_startup(results, url, work)),
+                 ("health", lambda: bench_health(results, url, work)),
+                 ("idle", lambda: bench_idle(results)),
+                 ("signals", lambda: bench_signals(results)),
+                 ("reaping", lambda: bench_reaping(results)),
+                 ("size", lambda: bench_size(results))]
+        for name, step in steps:
+            t = time.perf_counter()
+            step()
+            print(f"bench: {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    report = render(results)
+    out = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "RESULTS.md"))
+    with open(out, "w") as f:
+        f.write(report)
+    if out.endswith("bench/RESULTS.md"):
+        update_readme(headline(results))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
