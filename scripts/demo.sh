@@ -3,7 +3,7 @@
 # command mode with reaping and the exit code, graceful and forced shutdown,
 # and keep-alive mode.
 set -euo pipefail
-BIN=${AGENT_INIT_BIN:-target/x86_64-unknown-linux-musl/release/agent-init}
+BIN=${TEST_AGENT_INIT_BIN:-target/x86_64-unknown-linux-musl/release/agent-init}
 ns() { unshare --pid --fork --mount-proc "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -448,9 +448,11 @@ fn output_stays_under_docker_4k_limit() {
 fn usage_errors_never_exit_2() {
     let out = health_alone(&["--probe", "sideways"]);
     assert_eq!(out.status.code(), Some(64));
+    // A well-formed flag with a bad value is a configuration error naming it.
     let out = health_alone(&["--mcp", "ftp://x:1"]);
-    assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported scheme"));
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("health.mcp") && err.contains("unsupported scheme"), "{err}");
 }
 
 fn http_get(port: u16, path: &str) -> (u16, String) {

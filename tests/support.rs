@@ -20,16 +20,16 @@ use nix::unistd::Pid;
 /// 2-core machine.
 pub const SOON: Duration = Duration::from_secs(10);
 
-/// The binary under test: `AGENT_INIT_BIN`, else the static release build.
+/// The binary under test: `TEST_AGENT_INIT_BIN`, else the static release build.
 pub fn agent_init() -> PathBuf {
-    if let Some(p) = std::env::var_os("AGENT_INIT_BIN") {
+    if let Some(p) = std::env::var_os("TEST_AGENT_INIT_BIN") {
         return PathBuf::from(p);
     }
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/x86_64-unknown-linux-musl/release/agent-init");
     assert!(
         p.exists(),
-        "{} is missing: run `make build` (or set AGENT_INIT_BIN)",
+        "{} is missing: run `make build` (or set TEST_AGENT_INIT_BIN)",
         p.display()
     );
     p

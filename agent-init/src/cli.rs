@@ -16,12 +16,17 @@ MODES:
                                          reap orphans, exit 0 on SIGTERM/SIGINT
 
 EXIT CODES:
-  CMD's own code, or 128+N when CMD was killed by signal N
+  CMD's own code, or 128+N when CMD was killed by signal N (or when startup
+  was interrupted by signal N)
   64 usage error       69 dependency unavailable   70 internal error
-  71 OS error          78 configuration error
+  71 OS error          75 startup hook failed      78 configuration error
   126 CMD not executable                            127 CMD not found
 
-Every option can also be set through the environment variable shown.";
+CONFIGURATION:
+  Later wins: defaults < /etc/agent-init/config.toml (or --config) <
+  AGENT_INIT_* environment variables (nested keys joined by __, e.g.
+  AGENT_INIT_WORKSPACE__PATH) < flags. `agent-init config` shows each value
+  and where it came from.";
 
 /// A small, static PID 1 for AI-coding-agent containers: reaps zombies,
 /// forwards signals to the command's process group and exits with its code.
@@ -55,6 +60,29 @@ pub enum Sub {
     /// probe: exit 0 healthy, 1 unhealthy; one line per check, failing first.
     #[command(visible_alias = "healthcheck")]
     Health(HealthArgs),
+    /// Print the effective configuration and where each value came from.
+    Config(ConfigArgs),
+    /// Run every startup validation without starting the command (for CI or
+    /// a `docker build` smoke test); exit 0 when all pass.
+    Check(ConfigArgs),
+    /// Run CMD with exactly the environment, user and git trust the main
+    /// command got, taken from the running init (use with `docker exec`).
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub init: InitOptions,
+    #[command(flatten)]
+    pub health: HealthOptions,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    /// The command to run.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -74,9 +102,13 @@ pub struct HealthArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 
-    /// Also run the CLI's `--version` (bounded by the timeout).
-    #[arg(long, env = "AGENT_INIT_HEALTH__DEEP")]
-    pub deep: bool,
+    /// Configuration file (TOML) [default: /etc/agent-init/config.toml]
+    /// [env: AGENT_INIT_CONFIG]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub workspace: WorkspaceOptions,
 
     #[command(flatten)]
     pub options: HealthOptions,
@@ -105,96 +137,53 @@ pub enum OutputFormat {
     Json,
 }
 
-/// What the health checks look at: shared by `agent-init health` and the
-/// init's HTTP endpoint (`--health-listen`).
-#[derive(Debug, Clone, clap::Args)]
+/// Health-check flags (keys `health.*`, `workspace.*`); shared by `agent-init
+/// health` and the init's HTTP endpoint. Unset flags leave the value to the
+/// configuration file, the environment or the default.
+#[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Health checks")]
 pub struct HealthOptions {
     /// MCP server or other dependency to check: tcp://HOST:PORT,
-    /// http://HOST:PORT/PATH[#status=N], mcp+http://HOST:PORT/PATH.
-    #[arg(long, env = "AGENT_INIT_HEALTH__MCP", value_name = "URL", value_parser = parse_target)]
-    pub mcp: Option<healthcheck::mcp::Target>,
+    /// http://HOST:PORT/PATH[#status=N], mcp+http://HOST:PORT/PATH
+    /// [env: AGENT_INIT_HEALTH__MCP]
+    #[arg(long, value_name = "URL")]
+    pub mcp: Option<String>,
 
-    /// Agent CLI that must be on PATH and executable (e.g. claude).
-    #[arg(long, env = "AGENT_INIT_HEALTH__CLI", value_name = "NAME")]
+    /// Agent CLI that must be on PATH and executable [env: AGENT_INIT_HEALTH__CLI]
+    #[arg(long, value_name = "NAME")]
     pub cli: Option<String>,
 
-    /// Workspace directory: must exist, be mounted and writable; its
-    /// filesystem is the one the disk check measures.
-    #[arg(long, env = "AGENT_INIT_WORKSPACE__PATH", value_name = "PATH")]
-    pub workspace: Option<std::path::PathBuf>,
+    /// Also run the CLI's `--version` [env: AGENT_INIT_HEALTH__DEEP]
+    #[arg(long)]
+    pub deep: bool,
 
-    /// Whether the workspace must be a mount point.
-    #[arg(
-        long,
-        env = "AGENT_INIT_WORKSPACE__REQUIRE_MOUNT",
-        value_name = "BOOL",
-        default_value = "true",
-        action = clap::ArgAction::Set
-    )]
-    pub require_mount: bool,
+    /// Minimum available memory against the cgroup limit [default: 64]
+    /// [env: AGENT_INIT_HEALTH__MIN_FREE_MEMORY_MB]
+    #[arg(long, value_name = "MB")]
+    pub min_free_memory: Option<u64>,
 
-    /// Minimum available memory, measured against the cgroup limit.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__MIN_FREE_MEMORY_MB",
-        value_name = "MB",
-        default_value = "64"
-    )]
-    pub min_free_memory: u64,
+    /// Minimum free space on the workspace filesystem [default: 100]
+    /// [env: AGENT_INIT_HEALTH__MIN_FREE_DISK_MB]
+    #[arg(long, value_name = "MB")]
+    pub min_free_disk: Option<u64>,
 
-    /// Minimum free space on the workspace filesystem.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__MIN_FREE_DISK_MB",
-        value_name = "MB",
-        default_value = "100"
-    )]
-    pub min_free_disk: u64,
+    /// Minimum free inodes on the workspace filesystem [default: 1000]
+    /// [env: AGENT_INIT_HEALTH__MIN_FREE_INODES]
+    #[arg(long, value_name = "N")]
+    pub min_free_inodes: Option<u64>,
 
-    /// Minimum free inodes on the workspace filesystem.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__MIN_FREE_INODES",
-        value_name = "N",
-        default_value = "1000"
-    )]
-    pub min_free_inodes: u64,
+    /// Time budget of each check [default: 5] [env: AGENT_INIT_HEALTH__TIMEOUT]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
 
-    /// Time budget of each check.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__TIMEOUT",
-        value_name = "SECONDS",
-        default_value = "5",
-        value_parser = parse_seconds
-    )]
-    pub timeout: Duration,
-
-    /// Time budget of one check, overriding --timeout (repeatable or
-    /// comma-separated): mcp=2,cli=1.
-    #[arg(
-        long = "check-timeout",
-        env = "AGENT_INIT_HEALTH__CHECK_TIMEOUTS",
-        value_name = "NAME=SECONDS",
-        value_delimiter = ',',
-        value_parser = parse_check_timeout
-    )]
+    /// Time budget of one check, overriding --timeout (repeatable): mcp=2
+    #[arg(long = "check-timeout", value_name = "NAME=SECONDS", value_parser = parse_check_timeout)]
     pub check_timeouts: Vec<(String, Duration)>,
 
     /// Checks to leave out (repeatable or comma-separated): process, cli,
-    /// workspace, mcp, memory, disk.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__SKIP",
-        value_name = "NAME",
-        value_delimiter = ','
-    )]
+    /// workspace, disk, mcp, memory [env: AGENT_INIT_HEALTH__SKIP]
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub skip: Vec<String>,
-}
-
-fn parse_target(s: &str) -> Result<healthcheck::mcp::Target, String> {
-    healthcheck::mcp::parse(s)
 }
 
 fn parse_check_timeout(s: &str) -> Result<(String, Duration), String> {
@@ -204,66 +193,110 @@ fn parse_check_timeout(s: &str) -> Result<(String, Duration), String> {
     Ok((name.trim().to_string(), parse_seconds(secs)?))
 }
 
-/// Options of the init itself (command and keep-alive mode).
-#[derive(Debug, Clone, clap::Args)]
-pub struct InitOptions {
-    /// Seconds to wait after forwarding SIGTERM/SIGINT before SIGKILLing the
-    /// command's process group (Docker's own stop timeout is 10 s).
-    #[arg(
-        long,
-        env = "AGENT_INIT_GRACE_PERIOD",
-        value_name = "SECONDS",
-        default_value = "8",
-        value_parser = parse_seconds
-    )]
-    pub grace_period: Duration,
+/// The workspace (keys `workspace.*`): used by the startup step and the
+/// health check alike.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WorkspaceOptions {
+    /// Workspace directory: validated at startup, trusted by git, checked by
+    /// health [env: AGENT_INIT_WORKSPACE__PATH]
+    #[arg(long, value_name = "PATH")]
+    pub workspace: Option<std::path::PathBuf>,
 
-    /// Where forwarded signals go: the command's whole process group, or the
-    /// command's process only.
-    #[arg(
-        long,
-        env = "AGENT_INIT_SIGNAL_TARGET",
-        value_enum,
-        default_value = "group"
-    )]
-    pub signal_target: SignalTarget,
-
-    /// Log format on standard error.
-    #[arg(
-        long,
-        env = "AGENT_INIT_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-
-    /// Log level: off, error, warn, info, debug or trace.
-    #[arg(
-        long,
-        env = "AGENT_INIT_LOG_LEVEL",
-        value_name = "LEVEL",
-        default_value = "info",
-        value_parser = parse_level
-    )]
-    pub log_level: tracing::level_filters::LevelFilter,
-
-    /// Serve /livez, /readyz and /healthz over HTTP on this address (off
-    /// unless set), so Kubernetes httpGet probes need no exec.
-    #[arg(long, env = "AGENT_INIT_HEALTH__LISTEN", value_name = "ADDR")]
-    pub health_listen: Option<std::net::SocketAddr>,
-
-    /// Seconds an HTTP probe result may be reused before the checks run again.
-    #[arg(
-        long,
-        env = "AGENT_INIT_HEALTH__CACHE",
-        value_name = "SECONDS",
-        default_value = "0",
-        value_parser = parse_seconds
-    )]
-    pub health_cache: Duration,
+    /// Whether the workspace must be a mount point [default: true]
+    /// [env: AGENT_INIT_WORKSPACE__REQUIRE_MOUNT]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub require_mount: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+impl WorkspaceOptions {
+    pub fn add_to(&self, f: &mut crate::config::Flags) {
+        if let Some(p) = &self.workspace {
+            f.set(
+                "workspace.path",
+                "--workspace",
+                p.to_string_lossy().as_ref(),
+            );
+        }
+        if let Some(b) = self.require_mount {
+            f.set("workspace.require_mount", "--require-mount", b);
+        }
+    }
+}
+
+/// Options of the init itself. Unset flags leave the value to the
+/// configuration file, the environment or the default.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InitOptions {
+    /// Configuration file (TOML) [default: /etc/agent-init/config.toml]
+    /// [env: AGENT_INIT_CONFIG]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Seconds to wait after forwarding SIGTERM/SIGINT before SIGKILLing the
+    /// command's process group [default: 8] [env: AGENT_INIT_GRACE_PERIOD]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub grace_period: Option<Duration>,
+
+    /// Where forwarded signals go: the command's process group or the
+    /// command only [default: group] [env: AGENT_INIT_SIGNAL_TARGET]
+    #[arg(long, value_enum)]
+    pub signal_target: Option<SignalTarget>,
+
+    /// Log format on standard error [default: text] [env: AGENT_INIT_LOG_FORMAT]
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// off, error, warn, info, debug or trace [default: info]
+    /// [env: AGENT_INIT_LOG_LEVEL]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(flatten)]
+    pub workspace: WorkspaceOptions,
+
+    /// Mounted ConfigMap/Secret directory or .env file whose keys become
+    /// the command's environment (repeatable)
+    #[arg(long = "configmap", value_name = "DIR")]
+    pub configmaps: Vec<std::path::PathBuf>,
+
+    /// Variable that must be set and non-empty; `A|B|file:PATH` accepts any
+    /// one of them (repeatable) [env: AGENT_INIT_ENV__REQUIRE]
+    #[arg(long = "require-env", value_name = "NAME")]
+    pub require_env: Vec<String>,
+
+    /// Dependency to wait for before starting: tcp://, http://,
+    /// mcp+http:// (repeatable) [env: AGENT_INIT_WAIT__URLS]
+    #[arg(long = "wait", value_name = "URL")]
+    pub wait: Vec<String>,
+
+    /// Total seconds to wait for dependencies [default: 60]
+    /// [env: AGENT_INIT_WAIT__TIMEOUT]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub wait_timeout: Option<Duration>,
+
+    /// Run the command as USER[:GROUP] (names or numbers) [env: AGENT_INIT_USER]
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// CLI preset: telemetry and auto-update off, non-interactive settings
+    /// (claude, codex, gemini, opencode, qwen, openhands, aider)
+    /// [env: AGENT_INIT_PRESET]
+    #[arg(long, value_name = "CLI")]
+    pub preset: Option<String>,
+
+    /// Serve /livez, /readyz and /healthz over HTTP on this address
+    /// [env: AGENT_INIT_HEALTH__LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub health_listen: Option<String>,
+
+    /// Seconds an HTTP probe result may be reused [default: 0]
+    /// [env: AGENT_INIT_HEALTH__CACHE]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub health_cache: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SignalTarget {
     /// The command's process group (it runs in its own session or group).
     Group,
@@ -271,10 +304,116 @@ pub enum SignalTarget {
     Child,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl InitOptions {
+    /// The flags that were given, as the top configuration layer.
+    pub fn layer(&self, health: &HealthOptions) -> crate::config::Flags {
+        use crate::config::Flags;
+        let mut f = Flags::new();
+        let secs = |d: &Duration| d.as_secs_f64();
+        if let Some(d) = &self.grace_period {
+            f.set("grace_period", "--grace-period", secs(d));
+        }
+        if let Some(t) = self.signal_target {
+            f.set(
+                "signal_target",
+                "--signal-target",
+                if t == SignalTarget::Group {
+                    "group"
+                } else {
+                    "child"
+                },
+            );
+        }
+        if let Some(l) = self.log_format {
+            f.set(
+                "log_format",
+                "--log-format",
+                if l == LogFormat::Text { "text" } else { "json" },
+            );
+        }
+        if let Some(l) = &self.log_level {
+            f.set("log_level", "--log-level", l.as_str());
+        }
+        self.workspace.add_to(&mut f);
+        if !self.configmaps.is_empty() {
+            let maps: Vec<figment::value::Value> = self
+                .configmaps
+                .iter()
+                .map(|p| {
+                    let mut d = figment::value::Dict::new();
+                    d.insert("path".into(), p.to_string_lossy().as_ref().into());
+                    d.into()
+                })
+                .collect();
+            f.set("configmaps", "--configmap", maps);
+        }
+        if !self.require_env.is_empty() {
+            f.set("env.require", "--require-env", self.require_env.clone());
+        }
+        if !self.wait.is_empty() {
+            f.set("wait.urls", "--wait", self.wait.clone());
+        }
+        if let Some(d) = &self.wait_timeout {
+            f.set("wait.timeout", "--wait-timeout", secs(d));
+        }
+        if let Some(u) = &self.user {
+            f.set("user", "--user", u.as_str());
+        }
+        if let Some(p) = &self.preset {
+            f.set("preset", "--preset", p.as_str());
+        }
+        if let Some(a) = &self.health_listen {
+            f.set("health.listen", "--health-listen", a.as_str());
+        }
+        if let Some(d) = &self.health_cache {
+            f.set("health.cache", "--health-cache", secs(d));
+        }
+        health.add_to(&mut f);
+        f
+    }
+}
+
+impl HealthOptions {
+    pub fn add_to(&self, f: &mut crate::config::Flags) {
+        if let Some(u) = &self.mcp {
+            f.set("health.mcp", "--mcp", u.as_str());
+        }
+        if let Some(c) = &self.cli {
+            f.set("health.cli", "--cli", c.as_str());
+        }
+        if self.deep {
+            f.set("health.deep", "--deep", true);
+        }
+        if let Some(v) = self.min_free_memory {
+            f.set("health.min_free_memory_mb", "--min-free-memory", v);
+        }
+        if let Some(v) = self.min_free_disk {
+            f.set("health.min_free_disk_mb", "--min-free-disk", v);
+        }
+        if let Some(v) = self.min_free_inodes {
+            f.set("health.min_free_inodes", "--min-free-inodes", v);
+        }
+        if let Some(d) = &self.timeout {
+            f.set("health.timeout", "--timeout", d.as_secs_f64());
+        }
+        for (name, d) in &self.check_timeouts {
+            f.set(
+                &format!("health.check_timeouts.{name}"),
+                "--check-timeout",
+                d.as_secs_f64(),
+            );
+        }
+        if !self.skip.is_empty() {
+            f.set("health.skip", "--skip", self.skip.clone());
+        }
+    }
 }
 
 /// What to run, once the command line has been parsed.
@@ -306,11 +445,6 @@ pub fn parse_seconds(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{s}` is not a non-negative number of seconds"))
 }
 
-fn parse_level(s: &str) -> Result<tracing::level_filters::LevelFilter, String> {
-    s.parse()
-        .map_err(|_| format!("`{s}` is not one of off, error, warn, info, debug, trace"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +465,7 @@ mod tests {
     #[test]
     fn command_without_double_dash() {
         let mut cli = parse(&["agent-init", "--grace-period", "2", "bash", "-l"]);
-        assert_eq!(cli.init.grace_period, Duration::from_secs(2));
+        assert_eq!(cli.init.grace_period, Some(Duration::from_secs(2)));
         match cli.mode() {
             Mode::Command(argv) => assert_eq!(argv, ["bash", "-l"]),
             m => panic!("{m:?}"),

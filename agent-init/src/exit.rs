@@ -9,10 +9,16 @@ use std::io;
 
 /// Command-line usage error (unknown flag, bad value).
 pub const USAGE: u8 = 64;
+/// A dependency (MCP server, URL to wait for) did not become available.
+pub const UNAVAILABLE: u8 = 69;
 /// Internal error: a bug in agent-init.
 pub const SOFTWARE: u8 = 70;
 /// An operating-system call failed (fork, signal mask, prctl, …).
 pub const OSERR: u8 = 71;
+/// A startup hook failed or timed out.
+pub const HOOK_FAILED: u8 = 75;
+/// Configuration is invalid (file, key, environment variable, mounted data).
+pub const CONFIG: u8 = 78;
 /// The command exists but could not be executed (permissions, not a binary).
 pub const NOT_EXECUTABLE: u8 = 126;
 /// The command was not found.
@@ -21,6 +27,15 @@ pub const NOT_FOUND: u8 = 127;
 /// Every way agent-init itself can fail. Each variant maps to one exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Hook(String),
+    /// Startup was interrupted by this signal before the command started.
+    #[error("startup interrupted by {}", crate::init::signal_name(*.0))]
+    Interrupted(i32),
     #[error("{context}: {source}")]
     Os {
         context: String,
@@ -47,6 +62,10 @@ impl Error {
 
     pub fn code(&self) -> u8 {
         match self {
+            Error::Config(_) => CONFIG,
+            Error::Unavailable(_) => UNAVAILABLE,
+            Error::Hook(_) => HOOK_FAILED,
+            Error::Interrupted(signo) => 128u8.wrapping_add(*signo as u8),
             Error::Os { .. } => OSERR,
             Error::NotFound { .. } => NOT_FOUND,
             Error::NotExecutable { .. } => NOT_EXECUTABLE,

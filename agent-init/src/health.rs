@@ -10,7 +10,72 @@ use std::time::{Duration, Instant};
 
 use healthcheck::{cli, disk, mcp, memory, process, workspace, Check, Planned, Report};
 
-use crate::cli::{HealthArgs, HealthOptions, OutputFormat, Probe};
+use crate::cli::{HealthArgs, OutputFormat, Probe};
+use crate::config::Config;
+use crate::exit::Error;
+
+/// Names of the checks, for `health.skip`.
+pub const CHECKS: [&str; 6] = ["process", "cli", "workspace", "disk", "mcp", "memory"];
+
+/// What the checks look at, from the configuration.
+#[derive(Debug, Clone)]
+pub struct HealthOptions {
+    pub mcp: Option<mcp::Target>,
+    pub cli: Option<String>,
+    pub deep: bool,
+    pub workspace: Option<std::path::PathBuf>,
+    pub require_mount: bool,
+    pub min_free_memory: u64,
+    pub min_free_disk: u64,
+    pub min_free_inodes: u64,
+    pub timeout: Duration,
+    pub check_timeouts: Vec<(String, Duration)>,
+    pub skip: Vec<String>,
+}
+
+impl HealthOptions {
+    pub fn from_config(c: &Config) -> Result<Self, Error> {
+        let h = &c.health;
+        let mcp = match &h.mcp {
+            Some(url) => {
+                let url = crate::config::expand(url, "health.mcp", &|n| std::env::var(n).ok())?;
+                Some(mcp::parse(&url).map_err(|e| Error::Config(format!("health.mcp: {e}")))?)
+            }
+            None => None,
+        };
+        let secs = |key: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .map_err(|_| Error::Config(format!("{key}: {v} is not a number of seconds")))
+        };
+        let mut check_timeouts = Vec::new();
+        for (name, v) in &h.check_timeouts {
+            check_timeouts.push((
+                name.clone(),
+                secs(&format!("health.check_timeouts.{name}"), *v)?,
+            ));
+        }
+        // A preset names the CLI the health check looks for.
+        let cli = h.cli.clone().or_else(|| {
+            c.preset
+                .as_deref()
+                .and_then(crate::steps::preset::lookup)
+                .map(|p| p.cli.to_string())
+        });
+        Ok(HealthOptions {
+            mcp,
+            cli,
+            deep: h.deep,
+            workspace: c.workspace.path.clone().filter(|_| c.workspace.enabled),
+            require_mount: c.workspace.require_mount,
+            min_free_memory: h.min_free_memory_mb,
+            min_free_disk: h.min_free_disk_mb,
+            min_free_inodes: h.min_free_inodes,
+            timeout: secs("health.timeout", h.timeout)?,
+            check_timeouts,
+            skip: h.skip.clone(),
+        })
+    }
+}
 
 /// Exit codes of `agent-init health`. Docker reserves 2: never used.
 pub const HEALTHY: u8 = 0;
@@ -18,7 +83,8 @@ pub const UNHEALTHY: u8 = 1;
 
 /// The checks a probe runs. Liveness never looks at external dependencies,
 /// so a flaky MCP server cannot get the pod killed.
-pub fn plan(probe: Probe, opts: &HealthOptions, deep: bool) -> Vec<Planned> {
+pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
+    let deep = opts.deep;
     let mut checks: Vec<Box<dyn Check>> = vec![Box::new(process::Process {
         require_started: probe == Probe::Startup,
     })];
@@ -64,23 +130,24 @@ pub fn plan(probe: Probe, opts: &HealthOptions, deep: bool) -> Vec<Planned> {
         .collect()
 }
 
-pub fn report(probe: Probe, opts: &HealthOptions, deep: bool) -> Report {
-    Report::new(probe.name(), healthcheck::run(plan(probe, opts, deep)))
+pub fn report(probe: Probe, opts: &HealthOptions) -> Report {
+    Report::new(probe.name(), healthcheck::run(plan(probe, opts)))
 }
 
 /// `agent-init health`: prints the report, returns the exit code.
-pub fn run(args: &HealthArgs) -> u8 {
-    let report = report(args.probe, &args.options, args.deep);
+pub fn run(args: &HealthArgs) -> Result<u8, Error> {
+    let mut flags = crate::config::Flags::new();
+    args.workspace.add_to(&mut flags);
+    args.options.add_to(&mut flags);
+    let loaded = crate::config::load(args.config.as_deref(), flags)?;
+    let opts = HealthOptions::from_config(&loaded.config)?;
+    let report = report(args.probe, &opts);
     let out = match args.format {
         OutputFormat::Text => report.to_text(),
         OutputFormat::Json => report.to_json() + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if report.healthy() {
-        HEALTHY
-    } else {
-        UNHEALTHY
-    }
+    Ok(if report.healthy() { HEALTHY } else { UNHEALTHY })
 }
 
 /// Serves /livez, /readyz, /healthz (and /startupz) on `addr` from a thread
@@ -148,7 +215,11 @@ fn cached_report(
             return report.clone();
         }
     }
-    let fresh = report(probe, opts, false);
+    let opts = HealthOptions {
+        deep: false,
+        ..opts.clone()
+    };
+    let fresh = report(probe, &opts);
     cache
         .lock()
         .unwrap()

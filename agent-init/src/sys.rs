@@ -57,15 +57,44 @@ pub enum Placement {
     /// A new process group that becomes the terminal's foreground group, so
     /// Ctrl-C and job control reach the command, not agent-init.
     ForegroundGroup,
+    /// Where the caller is (`agent-init exec` replacing itself).
+    Inherit,
+}
+
+/// Who a child runs as, applied between fork and exec.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 /// Arranges for the spawned command to run in its own session or foreground
 /// process group, with `mask` (the mask agent-init itself started with) as
-/// its signal mask, so it does not inherit the signals blocked for the loop.
-pub fn place_child(cmd: &mut Command, placement: Placement, mask: SigSet) {
+/// its signal mask, so it does not inherit the signals blocked for the loop;
+/// then drops to `identity` and sets no_new_privs when asked.
+pub fn place_child(
+    cmd: &mut Command,
+    placement: Placement,
+    mask: SigSet,
+    identity: Option<Identity>,
+    no_new_privs: bool,
+) {
+    // Allocated before fork: the closure must not allocate.
+    let groups: Vec<nix::unistd::Gid> = identity
+        .as_ref()
+        .map(|i| {
+            i.groups
+                .iter()
+                .copied()
+                .map(nix::unistd::Gid::from_raw)
+                .collect()
+        })
+        .unwrap_or_default();
     let closure = move || -> io::Result<()> {
         signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None)?;
         match placement {
+            Placement::Inherit => {}
             Placement::NewSession => {
                 unistd::setsid()?;
             }
@@ -87,11 +116,23 @@ pub fn place_child(cmd: &mut Command, placement: Placement, mask: SigSet) {
                 }
             }
         }
+        if let Some(id) = &identity {
+            // Groups first, uid last: after setuid there is no way back.
+            if unistd::geteuid().is_root() {
+                unistd::setgroups(&groups)?;
+            }
+            unistd::setgid(nix::unistd::Gid::from_raw(id.gid))?;
+            unistd::setuid(nix::unistd::Uid::from_raw(id.uid))?;
+        }
+        if no_new_privs {
+            nix::sys::prctl::set_no_new_privs()?;
+        }
         Ok(())
     };
     // SAFETY: the closure runs in the forked child before exec; it only calls
-    // sigprocmask, setsid, setpgid, signal, tcsetpgrp and getpid, all
-    // async-signal-safe, and allocates nothing.
+    // sigprocmask, setsid, setpgid, signal, tcsetpgrp, getpid, setgroups,
+    // setgid, setuid and prctl, all async-signal-safe, and allocates nothing
+    // (the group list was built before the fork).
     unsafe {
         cmd.pre_exec(closure);
     }

@@ -8,8 +8,11 @@ use std::process::Command;
 use nix::libc;
 use nix::sys::signal::SigSet;
 
+use std::sync::OnceLock;
+
 use crate::exit::Error;
 use crate::logging::redact;
+use crate::steps::Launch;
 use crate::sys::{self, Placement};
 
 /// The running command: its pid, which is also its process group id.
@@ -18,24 +21,43 @@ pub struct Child {
     pub pid: i32,
 }
 
-pub fn spawn(argv: &[OsString], mask: SigSet) -> Result<Child, Error> {
-    let (program, args) = argv.split_first().expect("command mode has a command");
+/// The mask agent-init started with, restored in every child.
+static ORIGINAL_MASK: OnceLock<SigSet> = OnceLock::new();
+
+pub fn remember_mask(mask: SigSet) {
+    let _ = ORIGINAL_MASK.set(mask);
+}
+
+/// A child process as the launch describes it: its environment, identity,
+/// no_new_privs, the original signal mask, in a session of its own (or the
+/// terminal's foreground group).
+pub fn command(argv: &[OsString], launch: &Launch, placement: Placement) -> Command {
+    let (program, args) = argv.split_first().expect("a command has a name");
     let mut cmd = Command::new(program);
-    cmd.args(args);
+    cmd.args(args).env_clear().envs(&launch.env);
+    let identity = launch.user.as_ref().map(|t| sys::Identity {
+        uid: t.uid,
+        gid: t.gid,
+        groups: t.groups.clone(),
+    });
+    let mask = ORIGINAL_MASK.get().copied().unwrap_or_else(SigSet::empty);
+    sys::place_child(&mut cmd, placement, mask, identity, launch.no_new_privs);
+    cmd
+}
+
+pub fn spawn(argv: &[OsString], launch: &Launch) -> Result<Child, Error> {
     let placement = if sys::stdin_is_tty() {
         Placement::ForegroundGroup
     } else {
         Placement::NewSession
     };
-    sys::place_child(&mut cmd, placement, mask);
-
+    let mut cmd = command(argv, launch, placement);
     if tracing::enabled!(tracing::Level::DEBUG) {
-        for (name, value) in std::env::vars_os() {
-            let (name, value) = (name.to_string_lossy(), value.to_string_lossy());
-            tracing::debug!("child env {}={}", name, redact(&name, &value));
+        for (name, value) in &launch.env {
+            tracing::debug!("child env {}={}", name, redact(name, value));
         }
     }
-
+    let program = &argv[0];
     let child = cmd.spawn().map_err(|e| exec_error(program, e))?;
     let pid = child.id() as i32;
     // The std handle is dropped on purpose: every wait goes through the
@@ -47,7 +69,7 @@ pub fn spawn(argv: &[OsString], mask: SigSet) -> Result<Child, Error> {
 
 /// Maps a failed spawn like a shell: 127 not found, 126 found but not
 /// executable, anything else (fork failing) is an OS error.
-fn exec_error(program: &OsString, e: io::Error) -> Error {
+pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     match e.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::NotFound {
             command: program.clone(),

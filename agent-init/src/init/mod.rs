@@ -17,7 +17,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpid, Pid};
 
 use crate::cli::{Mode, SignalTarget};
+use crate::config::Config;
 use crate::exit::{self, Error};
+use crate::steps::Launch;
 use crate::sys;
 use child::Child;
 use healthcheck::status::{RUNNING, STARTING, STOPPING};
@@ -33,12 +35,45 @@ pub struct Settings {
     pub grace_period: Duration,
     pub signal_target: SignalTarget,
     /// Where to serve HTTP probes, with what checks and cache time.
-    pub health_endpoint: Option<(std::net::SocketAddr, crate::cli::HealthOptions, Duration)>,
+    pub health_endpoint: Option<(std::net::SocketAddr, crate::health::HealthOptions, Duration)>,
 }
 
-/// Runs the init until the command exits (command mode) or a SIGTERM/SIGINT
-/// arrives (keep-alive mode). Returns the exit code for agent-init.
-pub fn run(mode: Mode, settings: &Settings) -> Result<u8, Error> {
+impl Settings {
+    pub fn from_config(c: &Config) -> Result<Settings, Error> {
+        let health_endpoint = match &c.health.listen {
+            Some(addr) => Some((
+                addr.parse().map_err(|_| {
+                    Error::Config(format!("health.listen: `{addr}` is not an address"))
+                })?,
+                crate::health::HealthOptions::from_config(c)?,
+                Duration::from_secs_f64(c.health.cache.max(0.0)),
+            )),
+            None => None,
+        };
+        Ok(Settings {
+            grace_period: Duration::from_secs_f64(c.grace_period),
+            signal_target: c.signal_target,
+            health_endpoint,
+        })
+    }
+}
+
+/// A child built from the launch (environment, identity, signal mask), in
+/// a session of its own: for hooks.
+pub fn command(argv: &[std::ffi::OsString], launch: &Launch) -> std::process::Command {
+    child::command(argv, launch, sys::Placement::NewSession)
+}
+
+pub use child::exec_error;
+
+pub fn signal_name(signo: i32) -> String {
+    signals::name(signo)
+}
+
+/// Runs the init: startup steps, then the command until it exits (command
+/// mode) or until SIGTERM/SIGINT (keep-alive mode). Returns the exit code.
+pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
+    let settings = Settings::from_config(config)?;
     let own_pid = getpid().as_raw();
     if own_pid != 1 {
         sys::set_child_subreaper().map_err(|e| Error::os("becoming a child subreaper", e))?;
@@ -48,42 +83,49 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<u8, Error> {
         );
     }
     let signals = Signals::take_over()?;
+    child::remember_mask(signals.original_mask);
     let status = StatusServer::bind();
     if let Some((addr, opts, cache)) = &settings.health_endpoint {
         crate::health::serve_http(*addr, opts.clone(), *cache)?;
     }
-    let mut state = State {
+    let state = State {
         own_pid,
         keep_alive: matches!(mode, Mode::KeepAlive),
         phase: STARTING,
         command_pid: None,
+        launch: None,
     };
-    let child = match &mode {
-        Mode::Command(argv) => Some(child::spawn(argv, signals.original_mask)?),
+    let mut init = Init {
+        signals,
+        status,
+        state,
+        settings,
+        own_pid,
+        child: None,
+        deadline: None,
+        killed: false,
+    };
+    let launch = crate::steps::run(config, &mut |d| init.pause(d), false)?;
+    // Orphans of the hooks were left for now (their SIGCHLD was not acted
+    // on during startup, so hooks could wait for their own processes).
+    init.reap();
+    init.child = match &mode {
+        Mode::Command(argv) => Some(child::spawn(argv, &launch)?),
         Mode::KeepAlive => {
             tracing::info!("no command given: keeping alive, waiting for SIGTERM");
             None
         }
     };
-    state.command_pid = child.map(|c| c.pid);
-    state.phase = RUNNING;
-    let mut init = Init {
-        signals,
-        status,
-        state,
-        settings: settings.clone(),
-        own_pid,
-        child,
-        deadline: None,
-        killed: false,
-    };
+    init.state.command_pid = init.child.map(|c| c.pid);
+    init.state.launch = Some(launch);
+    init.state.phase = RUNNING;
     init.run()
 }
 
 /// The command runs in a session of its own, so for the kernel its process
 /// group is orphaned and it discards SIGTSTP/SIGTTIN/SIGTTOU whose action is
-/// the default. A command that neither catches nor ignores the signal gets
-/// SIGSTOP instead, so `docker kill -s TSTP` really suspends it.
+/// the default. A command that neither catches, ignores nor blocks the
+/// signal gets SIGSTOP instead, so `docker kill -s TSTP` really suspends it.
 fn stop_signal_for(child: Child, signo: i32) -> i32 {
     let stop_family = matches!(signo, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
     if stop_family && child::handles_signal(child.pid, signo) == Some(false) {
@@ -112,6 +154,33 @@ enum Next {
 }
 
 impl Init {
+    /// Waits up to `d` during startup, answering status requests; a
+    /// SIGTERM/SIGINT aborts startup. SIGCHLD is left alone so that a hook
+    /// can wait for its own process.
+    fn pause(&mut self, d: Duration) -> Result<(), Error> {
+        let until = Instant::now() + d;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            let status_fd = self.status.as_ref().map(StatusServer::fd);
+            match self.signals.next(Some(left), status_fd)? {
+                Event::Timeout => return Ok(()),
+                Event::Ready => {
+                    if let Some(server) = &self.status {
+                        server.serve(&self.state);
+                    }
+                }
+                Event::Signal(got) if got.signo == libc::SIGTERM || got.signo == libc::SIGINT => {
+                    tracing::warn!(signal = signals::name(got.signo), "startup interrupted");
+                    return Err(Error::Interrupted(got.signo));
+                }
+                Event::Signal(_) => {}
+            }
+        }
+    }
+
     fn run(&mut self) -> Result<u8, Error> {
         loop {
             let timeout = self.timeout();

@@ -55,10 +55,33 @@ impl StatusServer {
             let request = String::from_utf8_lossy(&buf[..n]);
             let answer = match request.trim() {
                 "status" => serde_json::to_vec(&state.report(self.started)).unwrap_or_default(),
+                "launch" => launch_answer(&conn, state),
                 other => format!("{{\"error\":\"unknown request {other:?}\"}}").into_bytes(),
             };
             let _ = conn.write_all(&answer);
         }
+    }
+}
+
+/// The launch (environment with secrets, identity) goes only to root or to
+/// the user the command runs as, checked with SO_PEERCRED.
+fn launch_answer(conn: &std::os::unix::net::UnixStream, state: &State) -> Vec<u8> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let Some(launch) = &state.launch else {
+        return br#"{"error":"startup has not finished"}"#.to_vec();
+    };
+    let peer = getsockopt(conn, PeerCredentials).map(|c| c.uid()).ok();
+    let target = launch
+        .user
+        .as_ref()
+        .map(|t| t.uid)
+        .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+    match peer {
+        Some(uid) if uid == 0 || uid == target => serde_json::to_vec(launch).unwrap_or_default(),
+        _ => format!(
+            r#"{{"error":"permission denied: only root or uid {target} may read the launch"}}"#
+        )
+        .into_bytes(),
     }
 }
 
@@ -69,6 +92,8 @@ pub struct State {
     pub keep_alive: bool,
     pub phase: &'static str,
     pub command_pid: Option<i32>,
+    /// How the command was started, once startup has finished.
+    pub launch: Option<crate::steps::Launch>,
 }
 
 impl State {

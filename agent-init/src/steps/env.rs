@@ -1,0 +1,55 @@
+//! The environment step: variables set in the configuration (with ${VAR}
+//! and ${VAR:-default} expanded) and the required ones present. A
+//! requirement `A|B|file:PATH` is met by any one alternative. Only names
+//! are ever logged.
+
+use super::{Launch, Pause};
+use crate::config::{expand, Config};
+use crate::exit::Error;
+
+pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+    if !c.env.enabled || (c.env.set.is_empty() && c.env.require.is_empty()) {
+        return Ok(None);
+    }
+    for (name, value) in &c.env.set {
+        if !super::configmap::valid_env_name(name) {
+            return Err(Error::Config(format!(
+                "env.set.{name}: not a valid variable name"
+            )));
+        }
+        let v = expand(value, &format!("env.set.{name}"), &|n| {
+            launch.env.get(n).cloned()
+        })?;
+        launch.env.insert(name.clone(), v);
+    }
+    let mut missing = Vec::new();
+    let mut met = Vec::new();
+    for req in &c.env.require {
+        let found = req
+            .split('|')
+            .map(str::trim)
+            .find(|alt| match alt.strip_prefix("file:") {
+                Some(path) => std::fs::File::open(launch.resolve_home(path)).is_ok(),
+                None => launch.env.get(*alt).is_some_and(|v| !v.is_empty()),
+            });
+        match found {
+            Some(alt) => met.push(alt.to_string()),
+            None => missing.push(req.replace('|', " or ")),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Config(format!(
+            "required environment not set (or empty): {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(Some(format!(
+        "{} variables set, required present: {}",
+        c.env.set.len(),
+        if met.is_empty() {
+            "none required".into()
+        } else {
+            met.join(", ")
+        }
+    )))
+}

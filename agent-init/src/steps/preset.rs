@@ -1,0 +1,124 @@
+//! Per-CLI presets: the documented environment that makes each agent CLI
+//! behave in a container (telemetry and auto-update off, non-interactive
+//! trust, config directories). A preset only fills in variables that are
+//! not set already, so the user can override each one.
+
+use super::{Launch, Pause};
+use crate::config::Config;
+use crate::exit::Error;
+
+pub struct Preset {
+    pub name: &'static str,
+    /// The executable the health check looks for.
+    pub cli: &'static str,
+    /// Variables set when absent; `~/` is the command user's home.
+    pub env: &'static [(&'static str, &'static str)],
+}
+
+/// npm-installed CLIs: no "update available" banners from npm itself.
+const NPM: [(&str, &str); 2] = [
+    ("NO_UPDATE_NOTIFIER", "1"),
+    ("NPM_CONFIG_UPDATE_NOTIFIER", "false"),
+];
+
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "claude",
+        cli: "claude",
+        env: &[
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("DISABLE_ERROR_REPORTING", "1"),
+            ("DISABLE_BUG_COMMAND", "1"),
+            ("CLAUDE_CONFIG_DIR", "~/.claude"),
+            NPM[0],
+            NPM[1],
+        ],
+    },
+    Preset {
+        name: "codex",
+        cli: "codex",
+        env: &[("CODEX_HOME", "~/.codex"), NPM[0], NPM[1]],
+    },
+    Preset {
+        name: "gemini",
+        cli: "gemini",
+        env: &[
+            ("GEMINI_CLI_TRUST_WORKSPACE", "true"),
+            ("GEMINI_CLI_HOME", "~"),
+            NPM[0],
+            NPM[1],
+        ],
+    },
+    Preset {
+        name: "qwen",
+        cli: "qwen",
+        env: &[NPM[0], NPM[1]],
+    },
+    Preset {
+        name: "opencode",
+        cli: "opencode",
+        env: &[("OPENCODE_DISABLE_AUTOUPDATE", "true"), NPM[0], NPM[1]],
+    },
+    Preset {
+        name: "openhands",
+        cli: "openhands",
+        env: &[("PYTHONUNBUFFERED", "1")],
+    },
+    Preset {
+        name: "aider",
+        cli: "aider",
+        env: &[
+            ("AIDER_ANALYTICS_DISABLE", "true"),
+            ("AIDER_CHECK_UPDATE", "false"),
+            ("PYTHONUNBUFFERED", "1"),
+        ],
+    },
+];
+
+pub fn lookup(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+pub fn names() -> String {
+    PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+    let Some(preset) = c.preset.as_deref().and_then(lookup) else {
+        return Ok(None);
+    };
+    let mut set = Vec::new();
+    let mut kept = Vec::new();
+    for (name, value) in preset.env {
+        if launch.env.contains_key(*name) {
+            kept.push(*name);
+            continue;
+        }
+        let value = if *value == "~" {
+            launch.home()
+        } else {
+            launch.resolve_home(value).to_string_lossy().into_owned()
+        };
+        launch.env.insert(name.to_string(), value);
+        set.push(*name);
+    }
+    Ok(Some(format!(
+        "{}: set {}{}",
+        preset.name,
+        if set.is_empty() {
+            "nothing".into()
+        } else {
+            set.join(", ")
+        },
+        if kept.is_empty() {
+            String::new()
+        } else {
+            format!("; kept the user's {}", kept.join(", "))
+        }
+    )))
+}
