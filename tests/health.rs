@@ -452,7 +452,10 @@ fn usage_errors_never_exit_2() {
     let out = health_alone(&["--mcp", "ftp://x:1"]);
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("health.mcp") && err.contains("unsupported scheme"), "{err}");
+    assert!(
+        err.contains("health.mcp") && err.contains("unsupported scheme"),
+        "{err}"
+    );
 }
 
 fn http_get(port: u16, path: &str) -> (u16, String) {

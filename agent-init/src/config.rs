@@ -339,7 +339,9 @@ pub fn load(explicit_file: Option<&Path>, flags: Flags) -> Result<Loaded, Error>
             Env::prefixed(ENV_PREFIX)
                 .split("__")
                 .ignore(&["CONFIG"])
-                .lowercase(true),
+                .map(|k| env_key(k.as_str()).into())
+                // Last: every step before resets it to true.
+                .lowercase(false),
         )
         .merge(flags);
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
@@ -349,6 +351,16 @@ pub fn load(explicit_file: Option<&Path>, flags: Flags) -> Result<Loaded, Error>
         config,
         file,
     })
+}
+
+/// Keys are lower case, except the variable names under `env.set`, which
+/// keep their case: AGENT_INIT_ENV__SET__MCP_URL sets MCP_URL.
+fn env_key(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    match lower.strip_prefix("env.set.") {
+        Some(_) => format!("env.set.{}", &key["env.set.".len()..]),
+        None => lower,
+    }
 }
 
 /// "workspace.path from env AGENT_INIT_WORKSPACE__PATH: invalid type: …"

@@ -12,9 +12,10 @@ pub struct Process {
 }
 
 fn describe(s: &Status) -> String {
-    let what = match s.command_pid {
-        Some(pid) => format!("command pid {pid} running"),
-        None => "keep-alive".to_string(),
+    let what = match (s.command_pid, s.mode.as_str()) {
+        (Some(pid), _) => format!("command pid {pid} running"),
+        (None, "keep-alive") => "keep-alive".to_string(),
+        (None, _) => "command not started".to_string(),
     };
     format!(
         "agent-init {} pid {} {}, {what}, up {:.0} s",
@@ -29,11 +30,16 @@ impl Check for Process {
 
     fn run(&self, timeout: Duration) -> Result<String, String> {
         let s = status::query(timeout)?;
+        if s.phase == status::STARTING {
+            // Alive and answering; only the startup probe waits for more.
+            return if self.require_started {
+                Err(format!("{}: startup steps not finished", describe(&s)))
+            } else {
+                Ok(describe(&s))
+            };
+        }
         if s.mode == "command" && s.command_pid.is_none() {
             return Err(format!("{}: the command is not running", describe(&s)));
-        }
-        if self.require_started && s.phase == status::STARTING {
-            return Err(format!("{}: startup steps not finished", describe(&s)));
         }
         Ok(describe(&s))
     }

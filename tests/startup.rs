@@ -1,0 +1,764 @@
+//! Black-box tests of the startup steps and the configuration: every step
+//! and every failure path, run through the real binary (as PID 1 where the
+//! status socket or mounts matter). The command prints what it got, so the
+//! kernel and the child's own view are the oracle.
+
+mod support;
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use support::*;
+
+fn bin() -> String {
+    agent_init().to_string_lossy().into_owned()
+}
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!(
+            "agent-init-{tag}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    fn s(&self, rel: &str) -> String {
+        self.path(rel).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs agent-init (not PID 1) with args and env, returns its output.
+fn agent(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(agent_init());
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The kubelet's layout for a ConfigMap/Secret volume, with `keys`.
+fn kubelet_volume(dir: &Path, stamp: &str, keys: &[(&str, &str)]) {
+    let data = dir.join(stamp);
+    std::fs::create_dir_all(&data).unwrap();
+    for (k, v) in keys {
+        std::fs::write(data.join(k), v).unwrap();
+    }
+    // Atomic swap, as the kubelet does it: a new link renamed over ..data.
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    symlink(stamp, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for (k, _) in keys {
+        let link = dir.join(k);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{k}"), &link).unwrap();
+        }
+    }
+}
+
+#[test]
+fn config_shows_every_value_with_its_source() {
+    let s = Scratch::new("cfg");
+    std::fs::write(s.path("c.toml"), "grace_period = 3\n[wait]\ntimeout = 12\n").unwrap();
+    let o = agent(
+        &[
+            "config",
+            "--config",
+            &s.s("c.toml"),
+            "--signal-target",
+            "child",
+        ],
+        &[
+            ("AGENT_INIT_WORKSPACE__PATH", "/srv/ws"),
+            ("AGENT_INIT_ENV__SET__GITHUB_TOKEN", "ghp_secret123"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let t = out(&o);
+    let line = |key: &str| {
+        t.lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        line("grace_period").contains(&format!("# file {} key grace_period", s.s("c.toml"))),
+        "{t}"
+    );
+    assert!(
+        line("wait.timeout").contains("12") && line("wait.timeout").contains("file"),
+        "{t}"
+    );
+    assert!(
+        line("workspace.path").contains("# env AGENT_INIT_WORKSPACE__PATH"),
+        "{t}"
+    );
+    assert!(
+        line("signal_target").contains("# flag --signal-target"),
+        "{t}"
+    );
+    assert!(line("log_level").contains("# default"), "{t}");
+    assert!(
+        line("env.set.github_token").contains("<redacted>")
+            || line("env.set.GITHUB_TOKEN").contains("<redacted>"),
+        "{t}"
+    );
+    assert!(!t.contains("ghp_secret123"), "{t}");
+}
+
+#[test]
+fn configuration_errors_name_key_source_and_exit_78() {
+    let s = Scratch::new("cfgerr");
+    std::fs::write(
+        s.path("bad.toml"),
+        "grace_period = 3\n[workspace\npath = \"/x\"\n",
+    )
+    .unwrap();
+    let o = agent(&["--config", &s.s("bad.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("line 2"), "{}", err(&o));
+    assert!(err(&o).contains("bad.toml"), "{}", err(&o));
+
+    std::fs::write(s.path("unknown.toml"), "[workspace]\npth = \"/x\"\n").unwrap();
+    let o = agent(&["--config", &s.s("unknown.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("workspace.pth") && err(&o).contains("unknown field"),
+        "{}",
+        err(&o)
+    );
+
+    let o = agent(
+        &["--", "true"],
+        &[("AGENT_INIT_WORKSPACE__REQUIRE_MOUNT", "maybe")],
+    );
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("workspace.require_mount from env AGENT_INIT_WORKSPACE__REQUIRE_MOUNT"),
+        "{}",
+        err(&o)
+    );
+    let o = agent(&["--", "true"], &[("AGENT_INIT_GRACE_PERIOD", "soon")]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("grace_period from env AGENT_INIT_GRACE_PERIOD"),
+        "{}",
+        err(&o)
+    );
+    let o = agent(&["--", "true"], &[("AGENT_INIT_NO_SUCH_KEY", "1")]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("AGENT_INIT_NO_SUCH_KEY"), "{}", err(&o));
+    let o = agent(&["--config", &s.s("missing.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("missing.toml"), "{}", err(&o));
+    let o = agent(&["--preset", "notepad", "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("unknown preset `notepad`"), "{}", err(&o));
+}
+
+#[test]
+fn workspace_failures_are_reported_not_repaired() {
+    let s = Scratch::new("ws");
+    let o = agent(&["--workspace", &s.s("missing"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("missing") && err(&o).contains("No such file"),
+        "{}",
+        err(&o)
+    );
+
+    let o = agent(&["--workspace", &s.s(""), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("is not a mount point"), "{}", err(&o));
+
+    // Owned by root, 0755: uid 65534 cannot write; nothing is chowned.
+    let ws = s.path("ws");
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = agent(
+        &[
+            "--workspace",
+            &s.s("ws"),
+            "--require-mount",
+            "false",
+            "--user",
+            "nobody",
+            "--",
+            "true",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("not writable by uid 65534"), "{}", err(&o));
+    assert_eq!(
+        std::fs::metadata(&ws).unwrap().uid(),
+        0,
+        "ownership untouched"
+    );
+
+    // A mounted, writable workspace passes, and so does a read-only mount fail.
+    let script = format!(
+        "mount -t tmpfs tmpfs {w} && {b} --workspace {w} --log-level warn -- true && echo first-ok && \
+         mount -o remount,ro {w} && {b} --workspace {w} -- true",
+        w = s.s("ws"),
+        b = bin()
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out(&o).contains("first-ok"), "{} {}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("is mounted read-only"), "{}", err(&o));
+}
+
+#[test]
+fn kubelet_configmap_layout_is_loaded_and_values_stay_out_of_logs() {
+    let s = Scratch::new("cm");
+    let cm = s.path("cm");
+    std::fs::create_dir(&cm).unwrap();
+    kubelet_volume(
+        &cm,
+        "..2025_01_01_00_00_00.000000001",
+        &[("API_TOKEN", "tok-s3cr3t-42"), ("MODE", "fast")],
+    );
+    let o = agent(
+        &[
+            "--log-level",
+            "trace",
+            "--configmap",
+            &s.s("cm"),
+            "--",
+            "sh",
+            "-c",
+            "echo mode=$MODE token=$API_TOKEN",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("mode=fast token=tok-s3cr3t-42"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        err(&o).contains("API_TOKEN"),
+        "names are logged: {}",
+        err(&o)
+    );
+    assert!(
+        !err(&o).contains("tok-s3cr3t-42"),
+        "value leaked: {}",
+        err(&o)
+    );
+    assert!(
+        !err(&o).contains("..2025"),
+        "timestamp dir is not a key: {}",
+        err(&o)
+    );
+
+    // The kubelet swaps ..data atomically: the next load sees the new values.
+    kubelet_volume(
+        &cm,
+        "..2025_01_02_00_00_00.000000002",
+        &[("API_TOKEN", "tok-new"), ("MODE", "slow")],
+    );
+    let o = agent(
+        &[
+            "--configmap",
+            &s.s("cm"),
+            "--",
+            "sh",
+            "-c",
+            "echo mode=$MODE token=$API_TOKEN",
+        ],
+        &[],
+    );
+    assert!(out(&o).contains("mode=slow token=tok-new"), "{}", out(&o));
+}
+
+#[test]
+fn configmap_links_out_of_the_mount_are_refused() {
+    let s = Scratch::new("cmout");
+    std::fs::create_dir(s.path("cm")).unwrap();
+    std::fs::write(s.path("outside"), "stolen").unwrap();
+    symlink(s.path("outside"), s.path("cm/EVIL")).unwrap();
+    let o = agent(&["--configmap", &s.s("cm"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("EVIL") && err(&o).contains("links outside"),
+        "{}",
+        err(&o)
+    );
+
+    // Keys that are not variable names must be routed to files.
+    std::fs::create_dir(s.path("cm2")).unwrap();
+    std::fs::write(s.path("cm2/settings.json"), "{}").unwrap();
+    let o = agent(&["--configmap", &s.s("cm2"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(
+        err(&o).contains("`settings.json` is not a valid environment variable name"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn configmap_files_and_dotenv_and_credentials_are_staged() {
+    let s = Scratch::new("files");
+    std::fs::create_dir(s.path("cm")).unwrap();
+    std::fs::create_dir(s.path("home")).unwrap();
+    std::fs::write(s.path("cm/settings.json"), "{\"theme\":\"dark\"}").unwrap();
+    std::fs::write(s.path("cm/LEVEL"), "3").unwrap();
+    std::fs::write(
+        s.path("vars.env"),
+        "# comment\nexport FROM_DOTENV=\"quoted value\"\nPLAIN=x\n",
+    )
+    .unwrap();
+    std::fs::write(s.path("creds.json"), "{\"token\":\"c\"}").unwrap();
+    std::fs::set_permissions(s.path("creds.json"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let toml = format!(
+        "[[configmaps]]\npath = \"{cm}\"\n[[configmaps.files]]\nkey = \"settings.json\"\ndest = \"~/.claude/settings.json\"\nmode = \"0640\"\n\
+         [[configmaps]]\npath = \"{env}\"\n\
+         [[credentials]]\nsource = \"{cred}\"\ndest = \"~/.claude/.credentials.json\"\n",
+        cm = s.s("cm"),
+        env = s.s("vars.env"),
+        cred = s.s("creds.json")
+    );
+    std::fs::write(s.path("c.toml"), toml).unwrap();
+    let o = agent(
+        &[
+            "--config",
+            &s.s("c.toml"),
+            "--",
+            "sh",
+            "-c",
+            "echo level=$LEVEL dotenv=\"$FROM_DOTENV\" plain=$PLAIN",
+        ],
+        &[("HOME", &s.s("home"))],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("level=3 dotenv=quoted value plain=x"),
+        "{}",
+        out(&o)
+    );
+    let settings = s.path("home/.claude/settings.json");
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        "{\"theme\":\"dark\"}"
+    );
+    assert_eq!(std::fs::metadata(&settings).unwrap().mode() & 0o777, 0o640);
+    let creds = s.path("home/.claude/.credentials.json");
+    assert_eq!(
+        std::fs::read_to_string(&creds).unwrap(),
+        "{\"token\":\"c\"}"
+    );
+    assert_eq!(std::fs::metadata(&creds).unwrap().mode() & 0o777, 0o600);
+    // The original is untouched.
+    assert_eq!(
+        std::fs::metadata(s.path("creds.json")).unwrap().mode() & 0o777,
+        0o444
+    );
+}
+
+#[test]
+fn required_env_and_expansion() {
+    let o = agent(&["--require-env", "ANTHROPIC_API_KEY", "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("ANTHROPIC_API_KEY"), "{}", err(&o));
+    let o = agent(
+        &["--require-env", "ANTHROPIC_API_KEY", "--", "true"],
+        &[("ANTHROPIC_API_KEY", "")],
+    );
+    assert_eq!(o.status.code(), Some(78), "empty counts as missing");
+
+    let s = Scratch::new("envfile");
+    std::fs::write(s.path("creds"), "x").unwrap();
+    let alt = format!(
+        "ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN|file:{}",
+        s.s("creds")
+    );
+    let o = agent(&["--require-env", &alt, "--", "true"], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a file alternative satisfies it: {}",
+        err(&o)
+    );
+    let o = agent(&["--require-env", "A|B", "--", "true"], &[]);
+    assert!(err(&o).contains("A or B"), "{}", err(&o));
+
+    let o = agent(
+        &["--", "sh", "-c", "echo url=$MCP_URL"],
+        &[
+            (
+                "AGENT_INIT_ENV__SET__MCP_URL",
+                "http://${MCP_HOST:-localhost}:${MCP_PORT}/mcp",
+            ),
+            ("MCP_PORT", "8000"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("url=http://localhost:8000/mcp"),
+        "{}",
+        out(&o)
+    );
+    let o = agent(
+        &["--", "true"],
+        &[("AGENT_INIT_ENV__SET__X", "${NOT_SET_ANYWHERE}")],
+    );
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("NOT_SET_ANYWHERE"), "{}", err(&o));
+}
+
+#[test]
+fn git_trusts_a_workspace_owned_by_another_uid() {
+    let s = Scratch::new("git");
+    let repo = s.path("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    Command::new("chown")
+        .args(["-R", "4242:4242"])
+        .arg(&repo)
+        .status()
+        .unwrap();
+    std::fs::set_permissions(&repo, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let base = [
+        "--workspace",
+        &s.s("repo"),
+        "--require-mount",
+        "false",
+        "--user",
+        "nobody",
+    ];
+    let status = ["--", "git", "-C", &s.s("repo"), "status", "--short"];
+    let o = agent(&[&base[..], &status[..]].concat(), &[]);
+    assert_eq!(o.status.code(), Some(0), "git status failed: {}", err(&o));
+    // Without the step, git refuses: the test above can fail.
+    let o = agent(
+        &[&base[..], &status[..]].concat(),
+        &[("AGENT_INIT_GIT__ENABLED", "false")],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err(&o).contains("dubious ownership"), "{}", err(&o));
+}
+
+#[test]
+fn user_drop_sets_identity_home_and_no_new_privs() {
+    let o = agent(
+        &[
+            "--user",
+            "nobody",
+            "--",
+            "sh",
+            "-c",
+            "echo id=$(id -u):$(id -g) home=$HOME user=$USER; grep NoNewPrivs /proc/self/status",
+        ],
+        &[("AGENT_INIT_NO_NEW_PRIVS", "true")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("id=65534:65534 home=/nonexistent user=nobody"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("NoNewPrivs:\t1"), "{}", out(&o));
+    let o = agent(&["--user", "no-such-user", "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("no user `no-such-user`"), "{}", err(&o));
+    // Running as non-root from the start works, and cannot switch.
+    let o = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(agent_init())
+        .args(["--", "sh", "-c", "id -u"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o).trim(), "65534");
+    let o = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(agent_init())
+        .args(["--user", "root", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(err(&o).contains("cannot switch"), "{}", err(&o));
+}
+
+#[test]
+fn preset_sets_documented_env_and_user_overrides_win() {
+    let o = agent(
+        &[
+            "--preset",
+            "claude",
+            "--",
+            "sh",
+            "-c",
+            "echo t=$DISABLE_TELEMETRY u=$DISABLE_AUTOUPDATER d=$CLAUDE_CONFIG_DIR",
+        ],
+        &[("DISABLE_AUTOUPDATER", "0"), ("HOME", "/home/agent")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("t=1 u=0 d=/home/agent/.claude"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn hooks_log_output_and_fail_with_75() {
+    let s = Scratch::new("hooks");
+    std::fs::write(
+        s.path("ok.toml"),
+        "[[hooks]]\nname = \"greet\"\ncommand = \"echo hello from hook; echo to-stderr >&2\"\n",
+    )
+    .unwrap();
+    let o = agent(&["--config", &s.s("ok.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains("hello from hook") && err(&o).contains("to-stderr"),
+        "{}",
+        err(&o)
+    );
+    std::fs::write(
+        s.path("fail.toml"),
+        "[[hooks]]\nname = \"broken\"\ncommand = \"exit 3\"\n",
+    )
+    .unwrap();
+    let o = agent(&["--config", &s.s("fail.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(75));
+    assert!(err(&o).contains("hook broken failed"), "{}", err(&o));
+    std::fs::write(
+        s.path("slow.toml"),
+        "[[hooks]]\nname = \"slow\"\ncommand = \"sleep 30\"\ntimeout = 0.5\n",
+    )
+    .unwrap();
+    let began = Instant::now();
+    let o = agent(&["--config", &s.s("slow.toml"), "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(75));
+    assert!(err(&o).contains("timed out"), "{}", err(&o));
+    assert!(began.elapsed() < Duration::from_secs(5));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn wait_for_an_absent_dependency_fails_with_69() {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let began = Instant::now();
+    let o = agent(&["--wait", &url, "--wait-timeout", "1", "--", "true"], &[]);
+    assert_eq!(o.status.code(), Some(69), "{}", err(&o));
+    assert!(
+        err(&o).contains(&url) && err(&o).contains("Connection refused"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        began.elapsed()
+    );
+}
+
+#[test]
+fn wait_for_a_late_real_mcp_server_then_start() {
+    let port = free_port();
+    let py = std::env::var_os("MCP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/mcp-venv/bin/python")
+        });
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcp_server.py");
+    let mut server = Command::new(py)
+        .arg(script)
+        .arg(port.to_string())
+        .arg("1.5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("mcp+http://127.0.0.1:{port}/mcp");
+    let o = agent(
+        &[
+            "--wait",
+            &url,
+            "--wait-timeout",
+            "60",
+            "--",
+            "echo",
+            "started",
+        ],
+        &[],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o).trim(), "started");
+    assert!(
+        err(&o).contains("MCP server agent-init-test-server"),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("ready"), "{}", err(&o));
+}
+
+#[test]
+fn sigterm_during_startup_aborts_and_startup_probe_waits() {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut init = start(
+        As::Pid1,
+        &["--wait", &url, "--wait-timeout", "60", "--", "true"],
+    );
+    let pid = init.pid();
+    let probe = |kind: &str| {
+        Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-p", "-m"])
+            .arg(agent_init())
+            .args(["health", "--probe", kind])
+            .output()
+            .unwrap()
+    };
+    let startup = wait_for(SOON, "status socket", || {
+        let o = probe("startup");
+        out(&o).contains("process").then_some(o)
+    });
+    assert_eq!(startup.status.code(), Some(1), "{}", out(&startup));
+    assert!(
+        out(&startup).contains("startup steps not finished"),
+        "{}",
+        out(&startup)
+    );
+    let live = probe("liveness");
+    assert_eq!(
+        live.status.code(),
+        Some(0),
+        "liveness does not wait: {}",
+        out(&live)
+    );
+    let began = Instant::now();
+    init.signal(Signal::SIGTERM);
+    let done = init.wait(SOON);
+    assert_eq!(done.code, Some(143), "{}", done.stderr);
+    assert!(began.elapsed() < Duration::from_secs(2));
+    assert!(
+        done.stderr.contains("startup interrupted"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn exec_runs_with_the_inits_launch() {
+    let s = Scratch::new("exec");
+    std::fs::create_dir(s.path("cm")).unwrap();
+    std::fs::write(s.path("cm/FROM_CM"), "cm-value").unwrap();
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--configmap",
+            &s.s("cm"),
+            "--user",
+            "nobody",
+            "--log-level",
+            "warn",
+        ],
+    );
+    let pid = init.pid();
+    let exec = |extra: &[&str]| {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &pid.to_string(), "-p", "-m"]);
+        c.args(extra);
+        c.arg(agent_init()).args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "echo v=$FROM_CM id=$(id -u) home=$HOME",
+        ]);
+        c.output().unwrap()
+    };
+    let o = wait_for(SOON, "exec to work", || {
+        let o = exec(&[]);
+        o.status.success().then_some(o)
+    });
+    assert!(
+        out(&o).contains("v=cm-value id=65534 home=/nonexistent"),
+        "{} {}",
+        out(&o),
+        err(&o)
+    );
+    // Another non-root user may not read the launch (it holds secrets).
+    let o = exec(&["-S", "1000", "-G", "1000"]);
+    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
+    assert!(err(&o).contains("permission denied"), "{}", err(&o));
+    init.signal(Signal::SIGTERM);
+    assert_eq!(init.wait(SOON).code, Some(0));
+}
+
+#[test]
+fn check_validates_without_running_anything() {
+    let s = Scratch::new("check");
+    let o = agent(
+        &["check", "--workspace", &s.s(""), "--require-mount", "false"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("ok:"), "{}", out(&o));
+    let o = agent(&["check", "--workspace", &s.s("nope")], &[]);
+    assert_eq!(o.status.code(), Some(78));
+    std::fs::write(
+        s.path("hook.toml"),
+        format!("[[hooks]]\ncommand = \"touch {}\"\n", s.s("ran")),
+    )
+    .unwrap();
+    let o = agent(&["check", "--config", &s.s("hook.toml")], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!s.path("ran").exists(), "check must not run hooks");
+}
