@@ -13,7 +13,27 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: build test unit lint integration fmt clean demo mcp-venv bench
+.PHONY: build test unit lint integration fmt clean demo mcp-venv bench \
+        base-images images e2e mcp-test-image
+
+# Images. BuildKit is needed (secrets); a docker client without buildx falls
+# back to the distribution's classic client, which has BuildKit built in.
+DOCKER ?= $(shell docker buildx version >/dev/null 2>&1 && echo docker || \
+            { [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker; })
+IMAGES      := claude codex gemini opencode qwen openhands aider
+E2E_IMAGES  ?= claude gemini openhands
+# Local stand-ins by default (make base-images); set BASE_PREFIX= to use the
+# registry's node:22-slim, python:3.12-slim, debian:bookworm-slim.
+BASE_PREFIX ?= agent-init-base/
+CA_BUNDLE   ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+REVISION    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_ARGS   = --build-arg NODE_IMAGE=$(BASE_PREFIX)node:22-slim \
+               --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
+               --build-arg RUNTIME_IMAGE=$(BASE_PREFIX)debian:bookworm-slim \
+               --build-arg VERSION=$(shell cargo pkgid -p agent-init | sed 's/.*[#@]//') \
+               --build-arg REVISION=$(REVISION) \
+               $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE))
+comma := ,
 
 build:
 	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
@@ -28,6 +48,27 @@ lint:
 
 unit:
 	$(CARGO) test --locked -p agent-init -p healthcheck
+
+base-images:
+	DOCKER=$(DOCKER) BASE_PREFIX=$(patsubst %/,%,$(BASE_PREFIX)) docker/base/build.sh
+
+images: $(addprefix image-,$(IMAGES))
+
+image-%: build
+	DOCKER_BUILDKIT=1 $(DOCKER) build -f docker/$*/Dockerfile $(BUILD_ARGS) -t agent-init/$*:dev .
+
+# A real MCP server (official Python SDK) for the end-to-end tests.
+mcp-test-image:
+	DOCKER_BUILDKIT=1 $(DOCKER) build -f tests/e2e/mcp-server.Dockerfile \
+	  --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
+	  $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
+	  -t agent-init/mcp-test-server:dev tests/fixtures
+
+# End-to-end tests against a real Docker engine (started if none runs).
+e2e: build mcp-venv
+	tests/e2e/engine.sh
+	$(MAKE) base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
+	DOCKER=$(DOCKER) E2E_IMAGES="$(E2E_IMAGES)" $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
@@ -46,8 +87,13 @@ fmt:
 clean:
 	$(CARGO) clean
 
+# The main job: PID-1 behaviour in a PID namespace, then in a real container
+# (the Docker engine is started if none runs; stand-in bases are built).
 demo: build
 	scripts/demo.sh
+	tests/e2e/engine.sh
+	$(MAKE) base-images image-claude
+	DOCKER=$(DOCKER) scripts/demo-docker.sh
 
 # Benchmarks against tini, dumb-init, catatonit and the shell scripts;
 # writes bench/RESULTS.md and the README's headline table.

@@ -13,12 +13,6 @@ use crate::exit::Error;
 /// anywhere that is not mounted read-only).
 fn writable_by(path: &Path, uid: u32, gids: &[u32]) -> Result<bool, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let ro = nix::sys::statvfs::statvfs(path)
-        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
-        .unwrap_or(false);
-    if ro {
-        return Ok(false);
-    }
     if uid == 0 {
         return Ok(true);
     }
@@ -52,11 +46,21 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
         )));
     }
     let (uid, gids) = launch.ids();
+    let read_only = nix::sys::statvfs::statvfs(path)
+        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false);
+    if read_only {
+        return Err(fail(match mount {
+            Some(_) => format!("{} is mounted read-only", path.display()),
+            None => format!(
+                "{} is on a read-only filesystem (the root filesystem?): mount a volume \
+                 or tmpfs there",
+                path.display()
+            ),
+        }));
+    }
     if !writable_by(path, uid, &gids).map_err(fail)? {
-        let ro = mount.is_some_and(|m| m.read_only());
-        return Err(fail(if ro {
-            format!("{} is mounted read-only", path.display())
-        } else {
+        return Err(fail({
             format!(
                 "{} is not writable by uid {uid} (owner uid {}, gid {}, mode {:o}); \
                  fix the owner on the host or run with --user {}:{}",
