@@ -1,6 +1,6 @@
 # agent-init: build, test, benchmark.
 #   make build   static release binary (musl)
-#   make test    every test: unit, lint, black-box
+#   make test    every test: lint, unit, black-box, end-to-end (Docker)
 #   make demo    the main job, shown end to end
 
 TARGET  ?= x86_64-unknown-linux-musl
@@ -14,7 +14,7 @@ export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
 .PHONY: build test unit lint integration fmt clean demo mcp-venv bench \
-        base-images images e2e mcp-test-image
+        base-images images e2e e2e-run mcp-test-image
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
 # back to the distribution's classic client, which has BuildKit built in.
@@ -40,7 +40,7 @@ build:
 	@file -L $(BIN) | grep -Eq 'statically linked|static-pie linked' || { echo "error: $(BIN) is not static"; exit 1; }
 	@ls -l $(BIN) | awk '{print "built $(BIN): " $$5 " bytes"}'
 
-test: lint unit integration
+test: lint unit integration e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -65,14 +65,19 @@ mcp-test-image:
 	  -t agent-init/mcp-test-server:dev tests/fixtures
 
 # End-to-end tests against a real Docker engine (started if none runs).
+# The engine may only be installed by engine.sh: the sub-make picks the
+# docker client again once it is there.
 e2e: build mcp-venv
 	tests/e2e/engine.sh
-	$(MAKE) base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
+	$(MAKE) e2e-run
+
+e2e-run: base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
 	DOCKER=$(DOCKER) E2E_IMAGES="$(E2E_IMAGES)" $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
-	$(CARGO) test --locked -p agent-init-tests -- --test-threads 2
+	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup \
+	  -- --test-threads 2
 
 # The official MCP Python SDK, for a real MCP server in the tests.
 mcp-venv: $(VENV)/.installed

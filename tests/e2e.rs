@@ -34,6 +34,15 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// How to ask a CLI for its version (the OpenHands CLI only has --help).
+fn version_args(cli: &str) -> &'static str {
+    if cli == "openhands" {
+        "--help"
+    } else {
+        "--version"
+    }
+}
+
 /// (image tag, CLI command, size budget in MB)
 fn images() -> Vec<(String, &'static str, u64)> {
     let wanted = std::env::var("E2E_IMAGES").unwrap_or_else(|_| "claude gemini openhands".into());
@@ -111,7 +120,10 @@ fn cli_runs_as_uid_1000_and_exit_codes_pass_through() {
             &image,
             "sh",
             "-c",
-            &format!("id -u; whoami; test -d /workspace && echo ws; {cli} --version"),
+            &format!(
+                "id -u; whoami; test -d /workspace && echo ws; {cli} {}",
+                version_args(cli)
+            ),
         ]);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "1000", "{image}: {out}");
@@ -148,7 +160,7 @@ fn hardened_run_flags_work() {
             "1000:1000",
             &image,
             cli,
-            "--version",
+            version_args(cli),
         ]);
         assert!(
             o.status.success(),
