@@ -193,12 +193,23 @@ fn images_stay_within_their_size_budget() {
     }
 }
 
+/// Keep-alive on a read-only root with every capability dropped: the
+/// health check and `agent-init exec` need nothing writable.
 #[test]
 fn keep_alive_exec_health_and_fast_stop() {
     for (image, _, _) in images() {
         let c = Named::container("keep");
         ok(&[
             "run",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/workspace:uid=1000,gid=1000",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
             "-d",
             "--name",
             &c.name,
