@@ -1,10 +1,62 @@
 //! A minimal HTTP/1.1 client for probes: one request per connection,
-//! bounded in time and size, plain `http://` only. Enough for health
-//! endpoints and MCP's streamable HTTP (JSON or server-sent events).
+//! bounded in time and size, `http://` and `https://` (rustls, trusting the
+//! system's CA store, so a proxy's CA in /etc/ssl/certs or SSL_CERT_FILE
+//! works). Enough for health endpoints and MCP's streamable HTTP (JSON or
+//! server-sent events).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// A connection whose reads can be bounded: plain TCP or TLS over it.
+trait Conn: Read + Write + Send {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+/// The TLS client configuration, built once: the system's CA certificates.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(format!(
+                    "no CA certificates found for https (install ca-certificates or set SSL_CERT_FILE){}",
+                    found.errors.first().map(|e| format!(": {e}")).unwrap_or_default()
+                ));
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("TLS setup: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
+}
+
+fn tls(tcp: TcpStream, host: &str) -> Result<Box<dyn Conn>, String> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
+    let conn = rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS: {e}"))?;
+    Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
+}
 
 /// Largest body read; probes need a few hundred bytes.
 const MAX_BODY: usize = 1 << 20;
@@ -119,19 +171,20 @@ pub fn request(
     timeout: Duration,
     enough: &dyn Fn(&[u8]) -> bool,
 ) -> Result<Response, String> {
-    if url.scheme.ends_with("https") {
-        return Err(format!(
-            "{url}: https is not supported by this build; use http"
-        ));
-    }
     let deadline = Instant::now() + timeout;
-    let mut stream = connect(&url.host, url.port, timeout)?;
+    let tcp = connect(&url.host, url.port, timeout)?;
     let left = || {
         deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1))
     };
-    stream.set_write_timeout(Some(left())).ok();
+    tcp.set_write_timeout(Some(left())).ok();
+    tcp.set_read_timeout(Some(left())).ok();
+    let mut stream: Box<dyn Conn> = if url.scheme.ends_with("https") {
+        tls(tcp, &url.host)?
+    } else {
+        Box::new(tcp)
+    };
     let mut req = format!(
         "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: agent-init/{}\r\nConnection: close\r\n",
         url.path,
@@ -160,7 +213,7 @@ pub fn request(
     stream.write_all(req.as_bytes()).map_err(io)?;
     stream.write_all(body).map_err(io)?;
 
-    stream.set_read_timeout(Some(left())).ok();
+    stream.tcp().set_read_timeout(Some(left())).ok();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).map_err(io)?;
@@ -172,7 +225,7 @@ pub fn request(
     let mut headers = Vec::new();
     loop {
         line.clear();
-        reader.get_mut().set_read_timeout(Some(left())).ok();
+        reader.get_ref().tcp().set_read_timeout(Some(left())).ok();
         if reader.read_line(&mut line).map_err(io)? == 0 {
             break;
         }
@@ -200,7 +253,7 @@ pub fn request(
     if chunked {
         loop {
             line.clear();
-            reader.get_mut().set_read_timeout(Some(left())).ok();
+            reader.get_ref().tcp().set_read_timeout(Some(left())).ok();
             reader.read_line(&mut line).map_err(io)?;
             let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
                 .map_err(|_| format!("{url}: bad chunk size {:?}", line.trim()))?;
@@ -220,7 +273,7 @@ pub fn request(
         let limit = length.unwrap_or(MAX_BODY).min(MAX_BODY);
         let mut buf = [0u8; 4096];
         while body.len() < limit {
-            reader.get_mut().set_read_timeout(Some(left())).ok();
+            reader.get_ref().tcp().set_read_timeout(Some(left())).ok();
             let n = reader.read(&mut buf).map_err(io)?;
             if n == 0 {
                 break;
