@@ -539,15 +539,34 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
         .args(["-addext", "extendedKeyUsage=serverAuth", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let port = free_port();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/https_server.py");
     let mut server = Command::new("python3")
@@ -557,7 +576,9 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
         .arg(&key)
         .spawn()
         .unwrap();
-    wait_for(SOON, "https server", || TcpStream::connect(("127.0.0.1", port)).ok());
+    wait_for(SOON, "https server", || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
     let url = format!("https://localhost:{port}/health");
     let trusted = Command::new(agent_init())
         .args(["health", "--skip", "process", "--mcp", &url])
@@ -574,8 +595,21 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(trusted.status.code(), Some(0), "{}", text(&trusted));
-    assert!(text(&trusted).contains("answered 200"), "{}", text(&trusted));
+    assert!(
+        text(&trusted).contains("answered 200"),
+        "{}",
+        text(&trusted)
+    );
     assert_eq!(untrusted.status.code(), Some(1), "{}", text(&untrusted));
-    assert!(text(&untrusted).to_lowercase().contains("certificate"), "{}", text(&untrusted));
-    assert_eq!(waited.status.code(), Some(0), "{}", String::from_utf8_lossy(&waited.stderr));
+    assert!(
+        text(&untrusted).to_lowercase().contains("certificate"),
+        "{}",
+        text(&untrusted)
+    );
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
 }

@@ -54,7 +54,8 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
 fn tls(tcp: TcpStream, host: &str) -> Result<Box<dyn Conn>, String> {
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
-    let conn = rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS: {e}"))?;
+    let conn =
+        rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS: {e}"))?;
     Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
