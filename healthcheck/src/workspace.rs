@@ -1,7 +1,7 @@
 //! The workspace is still there: a directory, a mount point (when required)
 //! and writable, checked with access(2), never by writing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::unistd::{access, AccessFlags};
@@ -13,21 +13,37 @@ pub struct Workspace {
     pub require_mount: bool,
 }
 
-/// Validates the workspace: returns a detail line or what is wrong.
-pub fn validate(path: &std::path::Path, require_mount: bool) -> Result<String, String> {
+/// A workspace that exists, is a directory and, when required, a mount point.
+pub struct Located {
+    pub meta: std::fs::Metadata,
+    /// The mount whose mount point it is, if any.
+    pub mount: Option<mountinfo::Mount>,
+}
+
+/// What the startup step and the health check both require of the
+/// workspace; each then checks writability its own way.
+pub fn locate(path: &Path, require_mount: bool) -> Result<Located, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !meta.is_dir() {
         return Err(format!("{} is not a directory", path.display()));
     }
     let mounts = mountinfo::read()?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mount = mountinfo::mount_at(&mounts, &canonical);
+    let mount = mountinfo::mount_at(&mounts, &canonical).cloned();
     if require_mount && mount.is_none() {
         return Err(format!(
-            "{} is not a mount point (nothing is mounted there; mount the project with -v or a volume)",
+            "{0} is not a mount point: mount the project there (docker run -v \"$PWD\":{0}) \
+             or set workspace.require_mount = false",
             path.display()
         ));
     }
+    Ok(Located { meta, mount })
+}
+
+/// Validates the workspace for this process's user: returns a detail line
+/// or what is wrong.
+pub fn validate(path: &Path, require_mount: bool) -> Result<String, String> {
+    let mount = locate(path, require_mount)?.mount;
     match access(path, AccessFlags::W_OK) {
         Ok(()) => {}
         Err(nix::errno::Errno::EROFS) => {

@@ -2,28 +2,29 @@
 //! and is writable by the user the command will run as. Never chowns;
 //! reports what is wrong instead.
 
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+
+use healthcheck::workspace::{locate, Located};
 
 use super::{Launch, Pause};
 use crate::config::Config;
 use crate::exit::Error;
 
-/// Whether uid/gids may write to `path` by its mode bits (root may write
-/// anywhere that is not mounted read-only).
-fn writable_by(path: &Path, uid: u32, gids: &[u32]) -> Result<bool, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Whether uid/gids may write to a directory with these owner and mode bits
+/// (root may write anywhere that is not mounted read-only).
+fn writable_by(meta: &Metadata, uid: u32, gids: &[u32]) -> bool {
     if uid == 0 {
-        return Ok(true);
+        return true;
     }
     let mode = meta.mode();
-    Ok(if meta.uid() == uid {
+    if meta.uid() == uid {
         mode & 0o200 != 0 && mode & 0o100 != 0
     } else if gids.contains(&meta.gid()) {
         mode & 0o020 != 0 && mode & 0o010 != 0
     } else {
         mode & 0o002 != 0 && mode & 0o001 != 0
-    })
+    }
 }
 
 pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
@@ -31,20 +32,7 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
         return Ok(None);
     };
     let fail = |msg: String| Error::Config(format!("workspace: {msg}"));
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    if !meta.is_dir() {
-        return Err(fail(format!("{} is not a directory", path.display())));
-    }
-    let mounts = healthcheck::mountinfo::read().map_err(fail)?;
-    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mount = healthcheck::mountinfo::mount_at(&mounts, &canonical);
-    if c.workspace.require_mount && mount.is_none() {
-        return Err(fail(format!(
-            "{} is not a mount point: mount the project there (docker run -v \"$PWD\":{0}) \
-             or set workspace.require_mount = false",
-            path.display()
-        )));
-    }
+    let Located { meta, mount } = locate(path, c.workspace.require_mount).map_err(fail)?;
     let (uid, gids) = launch.ids();
     let read_only = nix::sys::statvfs::statvfs(path)
         .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
@@ -59,7 +47,7 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
             ),
         }));
     }
-    if !writable_by(path, uid, &gids).map_err(fail)? {
+    if !writable_by(&meta, uid, &gids) {
         return Err(fail({
             format!(
                 "{} is not writable by uid {uid} (owner uid {}, gid {}, mode {:o}); \
