@@ -607,6 +607,35 @@ fn wait_for_an_absent_dependency_fails_with_69() {
 }
 
 #[test]
+fn wait_urls_and_health_urls_are_expanded_before_they_are_checked() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let o = agent(
+        &[
+            "--wait",
+            "tcp://127.0.0.1:${MCP_PORT}",
+            "--wait-timeout",
+            "5",
+            "--",
+            "true",
+        ],
+        &[("MCP_PORT", &port)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    // A URL that is bad after expansion is still a configuration error,
+    // named, at startup.
+    let o = agent(
+        &["--wait", "tcp://127.0.0.1:${MCP_PORT}", "--", "true"],
+        &[("MCP_PORT", "eighty")],
+    );
+    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
+    assert!(err(&o).contains("wait.urls[0]"), "{}", err(&o));
+    let o = agent(&["--", "true"], &[("AGENT_INIT_HEALTH__MCP", "ftp://x:1")]);
+    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
+    assert!(err(&o).contains("health.mcp"), "{}", err(&o));
+}
+
+#[test]
 fn wait_for_a_late_real_mcp_server_then_start() {
     let port = free_port();
     let py = std::env::var_os("MCP_PYTHON")

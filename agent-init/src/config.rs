@@ -442,12 +442,8 @@ fn validate(c: &Config) -> Result<(), Error> {
             );
         }
     }
-    for (i, url) in c.wait.urls.iter().enumerate() {
-        healthcheck::mcp::parse(url).map_err(|e| err(&format!("wait.urls[{i}]"), e))?;
-    }
-    if let Some(url) = &c.health.mcp {
-        healthcheck::mcp::parse(url).map_err(|e| err("health.mcp", e))?;
-    }
+    // URLs (wait.urls, health.mcp) may hold ${VAR}: they are parsed where
+    // they are expanded, by the wait step and HealthOptions::from_config.
     if let Some(addr) = &c.health.listen {
         addr.parse::<std::net::SocketAddr>().map_err(|_| {
             err(

@@ -40,12 +40,15 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_config(c: &Config) -> Result<Settings, Error> {
+        // Built even without an endpoint: a bad health.mcp fails at start,
+        // not at the first probe.
+        let health = crate::health::HealthOptions::from_config(c)?;
         let health_endpoint = match &c.health.listen {
             Some(addr) => Some((
                 addr.parse().map_err(|_| {
                     Error::Config(format!("health.listen: `{addr}` is not an address"))
                 })?,
-                crate::health::HealthOptions::from_config(c)?,
+                health,
                 Duration::from_secs_f64(c.health.cache.max(0.0)),
             )),
             None => None,
