@@ -6,53 +6,35 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::Duration;
-
-use nix::sys::signal::SigSet;
 
 use crate::exit::Error;
 use crate::steps::Launch;
 use crate::sys;
 
 pub fn run(argv: &[OsString]) -> Error {
-    let launch = match fetch() {
+    let mut launch = match fetch() {
         Ok(l) => l,
         Err(e) => return e,
     };
-    let (program, args) = argv.split_first().expect("clap requires a command");
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .envs(&launch.env)
-        .current_dir(&launch.cwd);
     let me = nix::unistd::geteuid().as_raw();
-    let identity = match &launch.user {
-        Some(t) if t.uid != me => {
-            if me != 0 {
-                return Error::Config(format!(
-                    "the command runs as uid {}, but this exec runs as uid {me} and cannot switch \
-                     (use docker exec --user {} or run as root)",
-                    t.uid, t.uid
-                ));
-            }
-            Some(sys::Identity {
-                uid: t.uid,
-                gid: t.gid,
-                groups: t.groups.clone(),
-            })
+    match &launch.user {
+        // Already the command's user (docker exec --user, or the image's
+        // USER): nothing to switch.
+        Some(t) if t.uid == me => launch.user = None,
+        Some(t) if me != 0 => {
+            return Error::Config(format!(
+                "the command runs as uid {}, but this exec runs as uid {me} and cannot switch \
+                 (use docker exec --user {} or run as root)",
+                t.uid, t.uid
+            ))
         }
-        _ => None,
-    };
-    sys::place_child(
-        &mut cmd,
-        sys::Placement::Inherit,
-        SigSet::empty(),
-        identity,
-        launch.no_new_privs,
-    );
+        _ => {}
+    }
+    let mut cmd = crate::init::command(argv, &launch, sys::Placement::Inherit);
+    cmd.current_dir(&launch.cwd);
     let err = cmd.exec();
-    crate::init::exec_error(program, err)
+    crate::init::exec_error(&argv[0], err)
 }
 
 fn fetch() -> Result<Launch, Error> {

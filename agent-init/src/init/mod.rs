@@ -61,10 +61,15 @@ impl Settings {
     }
 }
 
-/// A child built from the launch (environment, identity, signal mask), in
-/// a session of its own: for hooks.
-pub fn command(argv: &[std::ffi::OsString], launch: &Launch) -> std::process::Command {
-    child::command(argv, launch, sys::Placement::NewSession)
+/// A process built from the launch (environment, identity, no_new_privs,
+/// signal mask), placed as asked: hooks get a session of their own,
+/// `agent-init exec` stays where it is.
+pub fn command(
+    argv: &[std::ffi::OsString],
+    launch: &Launch,
+    placement: sys::Placement,
+) -> std::process::Command {
+    child::command(argv, launch, placement)
 }
 
 pub use child::exec_error;

@@ -24,7 +24,7 @@ pub fn step(c: &Config, launch: &mut Launch, pause: &mut Pause) -> Result<Option
             hook.name.clone()
         };
         let argv = ["sh".into(), "-c".into(), hook.command.clone().into()];
-        let mut cmd = crate::init::command(&argv, launch);
+        let mut cmd = crate::init::command(&argv, launch, crate::sys::Placement::NewSession);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
