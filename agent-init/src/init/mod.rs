@@ -175,17 +175,19 @@ impl Init {
             let status_fd = self.status.as_ref().map(StatusServer::fd);
             match self.signals.next(Some(left), status_fd)? {
                 Event::Timeout => return Ok(()),
-                Event::Ready => {
-                    if let Some(server) = &self.status {
-                        server.serve(&self.state);
-                    }
-                }
+                Event::Ready => self.serve_status(),
                 Event::Signal(got) if got.signo == libc::SIGTERM || got.signo == libc::SIGINT => {
                     tracing::warn!(signal = signals::name(got.signo), "startup interrupted");
                     return Err(Error::Interrupted(got.signo));
                 }
                 Event::Signal(_) => {}
             }
+        }
+    }
+
+    fn serve_status(&self) {
+        if let Some(server) = &self.status {
+            server.serve(&self.state);
         }
     }
 
@@ -197,9 +199,7 @@ impl Init {
                 Event::Timeout => self.on_timeout(),
                 Event::Signal(got) => self.on_signal(got),
                 Event::Ready => {
-                    if let Some(server) = &self.status {
-                        server.serve(&self.state);
-                    }
+                    self.serve_status();
                     Next::Continue
                 }
             };

@@ -69,11 +69,15 @@ impl Signals {
                         .unwrap_or(PollTimeout::MAX)
                 }
             };
-            let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-            if let Some(fd) = other {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-            }
-            match poll(&mut fds, timeout) {
+            // The signalfd, and the other descriptor when there is one; no
+            // allocation on a wake-up.
+            let signal_fd = PollFd::new(self.fd.as_fd(), PollFlags::POLLIN);
+            let mut all = [
+                signal_fd,
+                PollFd::new(other.unwrap_or(self.fd.as_fd()), PollFlags::POLLIN),
+            ];
+            let fds = &mut all[..if other.is_some() { 2 } else { 1 }];
+            match poll(fds, timeout) {
                 Ok(0) => return Ok(Event::Timeout),
                 Ok(_) => {
                     let other_ready = fds
