@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use healthcheck::{cli, disk, mcp, memory, process, workspace, Check, Planned, Report};
@@ -161,10 +160,17 @@ pub fn serve_http(
     let listener = TcpListener::bind(addr)
         .map_err(|e| crate::exit::Error::os(format!("binding health endpoint {addr}"), e))?;
     tracing::info!(%addr, "health endpoint listening");
-    let cached: Mutex<HashMap<&'static str, (Instant, Report)>> = Mutex::new(HashMap::new());
+    // Never --deep here: the CLI's --version would be a child of the init,
+    // whose reaper would collect it before the check could.
+    let opts = HealthOptions {
+        deep: false,
+        ..opts
+    };
     std::thread::Builder::new()
         .name("health-http".into())
         .spawn(move || {
+            // Only this thread uses the cache.
+            let mut cached = HashMap::new();
             for conn in listener.incoming().flatten() {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut line = String::new();
@@ -183,7 +189,7 @@ pub fn serve_http(
                 let (status, body) = match probe {
                     None => ("404 Not Found", "not found: try /livez, /readyz, /healthz\n".into()),
                     Some(probe) => {
-                        let report = cached_report(&cached, probe, &opts, cache);
+                        let report = cached_report(&mut cached, probe, &opts, cache);
                         let status = if report.healthy() {
                             "200 OK"
                         } else {
@@ -205,24 +211,17 @@ pub fn serve_http(
 }
 
 fn cached_report(
-    cache: &Mutex<HashMap<&'static str, (Instant, Report)>>,
+    cache: &mut HashMap<&'static str, (Instant, Report)>,
     probe: Probe,
     opts: &HealthOptions,
     ttl: Duration,
 ) -> Report {
-    if let Some((at, report)) = cache.lock().unwrap().get(probe.name()) {
+    if let Some((at, report)) = cache.get(probe.name()) {
         if at.elapsed() < ttl {
             return report.clone();
         }
     }
-    let opts = HealthOptions {
-        deep: false,
-        ..opts.clone()
-    };
-    let fresh = report(probe, &opts);
-    cache
-        .lock()
-        .unwrap()
-        .insert(probe.name(), (Instant::now(), fresh.clone()));
+    let fresh = report(probe, opts);
+    cache.insert(probe.name(), (Instant::now(), fresh.clone()));
     fresh
 }
