@@ -64,6 +64,16 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts agent-init exited with `code` and that its error output names
+/// every one of `needles`.
+fn exits_with(o: &Output, code: i32, needles: &[&str]) {
+    let e = err(o);
+    assert_eq!(o.status.code(), Some(code), "{e}");
+    for needle in needles {
+        assert!(e.contains(needle), "stderr lacks {needle:?}: {e}");
+    }
+}
+
 /// The kubelet's layout for a ConfigMap/Secret volume, with `keys`.
 fn kubelet_volume(dir: &Path, stamp: &str, keys: &[(&str, &str)]) {
     let data = dir.join(stamp);
@@ -143,61 +153,39 @@ fn configuration_errors_name_key_source_and_exit_78() {
     )
     .unwrap();
     let o = agent(&["--config", &s.s("bad.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("line 2"), "{}", err(&o));
-    assert!(err(&o).contains("bad.toml"), "{}", err(&o));
+    exits_with(&o, 78, &["line 2", "bad.toml"]);
 
     std::fs::write(s.path("unknown.toml"), "[workspace]\npth = \"/x\"\n").unwrap();
     let o = agent(&["--config", &s.s("unknown.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("workspace.pth") && err(&o).contains("unknown field"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 78, &["workspace.pth", "unknown field"]);
 
     let o = agent(
         &["--", "true"],
         &[("AGENT_INIT_WORKSPACE__REQUIRE_MOUNT", "maybe")],
     );
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("workspace.require_mount from env AGENT_INIT_WORKSPACE__REQUIRE_MOUNT"),
-        "{}",
-        err(&o)
+    exits_with(
+        &o,
+        78,
+        &["workspace.require_mount from env AGENT_INIT_WORKSPACE__REQUIRE_MOUNT"],
     );
     let o = agent(&["--", "true"], &[("AGENT_INIT_GRACE_PERIOD", "soon")]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("grace_period from env AGENT_INIT_GRACE_PERIOD"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 78, &["grace_period from env AGENT_INIT_GRACE_PERIOD"]);
     let o = agent(&["--", "true"], &[("AGENT_INIT_NO_SUCH_KEY", "1")]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("AGENT_INIT_NO_SUCH_KEY"), "{}", err(&o));
+    exits_with(&o, 78, &["AGENT_INIT_NO_SUCH_KEY"]);
     let o = agent(&["--config", &s.s("missing.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("missing.toml"), "{}", err(&o));
+    exits_with(&o, 78, &["missing.toml"]);
     let o = agent(&["--preset", "notepad", "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("unknown preset `notepad`"), "{}", err(&o));
+    exits_with(&o, 78, &["unknown preset `notepad`"]);
 }
 
 #[test]
 fn workspace_failures_are_reported_not_repaired() {
     let s = Scratch::new("ws");
     let o = agent(&["--workspace", &s.s("missing"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("missing") && err(&o).contains("No such file"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 78, &["missing", "No such file"]);
 
     let o = agent(&["--workspace", &s.s(""), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("is not a mount point"), "{}", err(&o));
+    exits_with(&o, 78, &["is not a mount point"]);
 
     // Owned by root, 0755: uid 65534 cannot write; nothing is chowned.
     let ws = s.path("ws");
@@ -216,8 +204,7 @@ fn workspace_failures_are_reported_not_repaired() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("not writable by uid 65534"), "{}", err(&o));
+    exits_with(&o, 78, &["not writable by uid 65534"]);
     assert_eq!(
         std::fs::metadata(&ws).unwrap().uid(),
         0,
@@ -236,8 +223,7 @@ fn workspace_failures_are_reported_not_repaired() {
         .output()
         .unwrap();
     assert!(out(&o).contains("first-ok"), "{} {}", out(&o), err(&o));
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("is mounted read-only"), "{}", err(&o));
+    exits_with(&o, 78, &["is mounted read-only"]);
 }
 
 #[test]
@@ -312,22 +298,16 @@ fn configmap_links_out_of_the_mount_are_refused() {
     std::fs::write(s.path("outside"), "stolen").unwrap();
     symlink(s.path("outside"), s.path("cm/EVIL")).unwrap();
     let o = agent(&["--configmap", &s.s("cm"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("EVIL") && err(&o).contains("links outside"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 78, &["EVIL", "links outside"]);
 
     // Keys that are not variable names must be routed to files.
     std::fs::create_dir(s.path("cm2")).unwrap();
     std::fs::write(s.path("cm2/settings.json"), "{}").unwrap();
     let o = agent(&["--configmap", &s.s("cm2"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(
-        err(&o).contains("`settings.json` is not a valid environment variable name"),
-        "{}",
-        err(&o)
+    exits_with(
+        &o,
+        78,
+        &["`settings.json` is not a valid environment variable name"],
     );
 }
 
@@ -393,8 +373,7 @@ fn configmap_files_and_dotenv_and_credentials_are_staged() {
 #[test]
 fn required_env_and_expansion() {
     let o = agent(&["--require-env", "ANTHROPIC_API_KEY", "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("ANTHROPIC_API_KEY"), "{}", err(&o));
+    exits_with(&o, 78, &["ANTHROPIC_API_KEY"]);
     let o = agent(
         &["--require-env", "ANTHROPIC_API_KEY", "--", "true"],
         &[("ANTHROPIC_API_KEY", "")],
@@ -437,8 +416,7 @@ fn required_env_and_expansion() {
         &["--", "true"],
         &[("AGENT_INIT_ENV__SET__X", "${NOT_SET_ANYWHERE}")],
     );
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("NOT_SET_ANYWHERE"), "{}", err(&o));
+    exits_with(&o, 78, &["NOT_SET_ANYWHERE"]);
 }
 
 #[test]
@@ -502,8 +480,7 @@ fn user_drop_sets_identity_home_and_no_new_privs() {
     );
     assert!(out(&o).contains("NoNewPrivs:\t1"), "{}", out(&o));
     let o = agent(&["--user", "no-such-user", "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("no user `no-such-user`"), "{}", err(&o));
+    exits_with(&o, 78, &["no user `no-such-user`"]);
     // Running as non-root from the start works, and cannot switch.
     let o = Command::new("setpriv")
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
@@ -519,8 +496,7 @@ fn user_drop_sets_identity_home_and_no_new_privs() {
         .args(["--user", "root", "--", "true"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(78));
-    assert!(err(&o).contains("cannot switch"), "{}", err(&o));
+    exits_with(&o, 78, &["cannot switch"]);
 }
 
 #[test]
@@ -553,20 +529,14 @@ fn hooks_log_output_and_fail_with_75() {
     )
     .unwrap();
     let o = agent(&["--config", &s.s("ok.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(
-        err(&o).contains("hello from hook") && err(&o).contains("to-stderr"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 0, &["hello from hook", "to-stderr"]);
     std::fs::write(
         s.path("fail.toml"),
         "[[hooks]]\nname = \"broken\"\ncommand = \"exit 3\"\n",
     )
     .unwrap();
     let o = agent(&["--config", &s.s("fail.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(75));
-    assert!(err(&o).contains("hook broken failed"), "{}", err(&o));
+    exits_with(&o, 75, &["hook broken failed"]);
     std::fs::write(
         s.path("slow.toml"),
         "[[hooks]]\nname = \"slow\"\ncommand = \"sleep 30\"\ntimeout = 0.5\n",
@@ -574,8 +544,7 @@ fn hooks_log_output_and_fail_with_75() {
     .unwrap();
     let began = Instant::now();
     let o = agent(&["--config", &s.s("slow.toml"), "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(75));
-    assert!(err(&o).contains("timed out"), "{}", err(&o));
+    exits_with(&o, 75, &["timed out"]);
     assert!(began.elapsed() < Duration::from_secs(5));
 }
 
@@ -593,12 +562,7 @@ fn wait_for_an_absent_dependency_fails_with_69() {
     let url = format!("tcp://127.0.0.1:{port}");
     let began = Instant::now();
     let o = agent(&["--wait", &url, "--wait-timeout", "1", "--", "true"], &[]);
-    assert_eq!(o.status.code(), Some(69), "{}", err(&o));
-    assert!(
-        err(&o).contains(&url) && err(&o).contains("Connection refused"),
-        "{}",
-        err(&o)
-    );
+    exits_with(&o, 69, &[&url, "Connection refused"]);
     assert!(
         began.elapsed() < Duration::from_secs(4),
         "{:?}",
@@ -628,11 +592,9 @@ fn wait_urls_and_health_urls_are_expanded_before_they_are_checked() {
         &["--wait", "tcp://127.0.0.1:${MCP_PORT}", "--", "true"],
         &[("MCP_PORT", "eighty")],
     );
-    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
-    assert!(err(&o).contains("wait.urls[0]"), "{}", err(&o));
+    exits_with(&o, 78, &["wait.urls[0]"]);
     let o = agent(&["--", "true"], &[("AGENT_INIT_HEALTH__MCP", "ftp://x:1")]);
-    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
-    assert!(err(&o).contains("health.mcp"), "{}", err(&o));
+    exits_with(&o, 78, &["health.mcp"]);
 }
 
 #[test]
@@ -765,8 +727,7 @@ fn exec_runs_with_the_inits_launch() {
     );
     // Another non-root user may not read the launch (it holds secrets).
     let o = exec(&["-S", "1000", "-G", "1000"]);
-    assert_eq!(o.status.code(), Some(78), "{}", err(&o));
-    assert!(err(&o).contains("permission denied"), "{}", err(&o));
+    exits_with(&o, 78, &["permission denied"]);
     init.signal(Signal::SIGTERM);
     assert_eq!(init.wait(SOON).code, Some(0));
 }
