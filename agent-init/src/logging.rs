@@ -1,8 +1,16 @@
-//! Logging to standard error (text or JSON) and the rule that keeps secret
-//! values out of it: any value whose variable name looks like a secret is
-//! replaced before it reaches a log line.
+//! Logging to standard error (text or JSON) and the rules that keep secrets
+//! out of everything agent-init writes:
+//! - a value whose variable name looks like a secret is replaced before it
+//!   reaches a log line ([`redact`]);
+//! - every secret value agent-init knows of (variables with secret-looking
+//!   names, values loaded from mounted ConfigMaps and Secrets) is masked
+//!   wherever it turns up anyway ([`scrub`]): in a log line, a hook's output,
+//!   an expanded URL in an error, a health report. The log writer scrubs
+//!   every line; callers scrub what they print on standard output.
 
 use std::borrow::Cow;
+use std::io::Write;
+use std::sync::RwLock;
 
 use tracing::level_filters::LevelFilter;
 
@@ -22,9 +30,18 @@ const SECRET_MARKERS: [&str; 8] = [
 
 pub const REDACTED: &str = "<redacted>";
 
+/// Shorter values are not masked where they turn up by chance: masking "1"
+/// or "true" everywhere would garble every line and protect nothing.
+const MIN_SECRET_NAMED: usize = 6;
+const MIN_MOUNTED: usize = 8;
+
+/// The secret values to mask, longest first (a secret that contains another
+/// is masked whole).
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
 pub fn init(format: LogFormat, level: LevelFilter) {
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| Scrubbed(Vec::new()))
         .with_max_level(level)
         .with_target(false)
         .with_ansi(false);
@@ -33,6 +50,27 @@ pub fn init(format: LogFormat, level: LevelFilter) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// A log line on its way to standard error: gathered whole, scrubbed, then
+/// written with one call so lines from threads never interleave.
+struct Scrubbed(Vec<u8>);
+
+impl Write for Scrubbed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Scrubbed {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let _ = std::io::stderr().write_all(scrub(&text).as_bytes());
+    }
 }
 
 pub fn is_secret_name(name: &str) -> bool {
@@ -47,6 +85,83 @@ pub fn redact<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
     } else {
         Cow::Borrowed(value)
     }
+}
+
+/// Remembers the values of secret-looking variables among `vars`.
+pub fn remember_secrets_of_env<K: AsRef<str>, V: AsRef<str>>(
+    vars: impl IntoIterator<Item = (K, V)>,
+) {
+    remember(
+        vars.into_iter()
+            .filter(|(k, v)| is_secret_name(k.as_ref()) && v.as_ref().len() >= MIN_SECRET_NAMED)
+            .map(|(_, v)| v.as_ref().to_string()),
+    );
+}
+
+/// Remembers values read from a mounted ConfigMap or Secret: whatever their
+/// key's name, they are never shown.
+pub fn remember_mounted_values<'a>(values: impl IntoIterator<Item = &'a str>) {
+    remember(
+        values
+            .into_iter()
+            .map(str::trim)
+            .filter(|v| v.len() >= MIN_MOUNTED)
+            .map(str::to_string),
+    );
+}
+
+/// Remembers what a credentials file holds: each line, and each string in
+/// it when it is JSON, so a hook that prints the file shows none of it.
+pub fn remember_file_secrets(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let mut values: Vec<String> = text.lines().map(str::to_string).collect();
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        strings(&v, &mut values);
+    }
+    remember_mounted_values(values.iter().map(String::as_str));
+}
+
+fn remember(values: impl Iterator<Item = String>) {
+    let mut added: Vec<String> = Vec::new();
+    for v in values {
+        // JSON logs escape quotes and backslashes: mask that spelling too.
+        let escaped = serde_json::to_string(&v).unwrap_or_default();
+        let escaped = escaped.trim_matches('"');
+        if escaped != v {
+            added.push(escaped.to_string());
+        }
+        added.push(v);
+    }
+    if added.is_empty() {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for v in added {
+        if !secrets.contains(&v) {
+            secrets.push(v);
+        }
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every remembered secret value replaced by [`REDACTED`].
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = Cow::Owned(out.replace(s.as_str(), REDACTED));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -69,5 +184,25 @@ mod tests {
             assert!(!is_secret_name(n), "{n}");
             assert_eq!(redact(n, "v"), "v");
         }
+    }
+
+    #[test]
+    fn remembered_values_are_masked_wherever_they_appear() {
+        remember_secrets_of_env([
+            ("GH_TOKEN", "ghp-unit-test-0001"),
+            ("DISABLE_AUTH", "true"),
+            ("PLAIN", "plain-value-0001"),
+        ]);
+        remember_mounted_values(["mounted\"quoted-0001", "short"]);
+        let line = "GET http://x/?t=ghp-unit-test-0001 plain-value-0001 true short";
+        assert_eq!(
+            scrub(line),
+            "GET http://x/?t=<redacted> plain-value-0001 true short"
+        );
+        assert_eq!(
+            scrub(r#"{"v":"mounted\"quoted-0001"}"#),
+            r#"{"v":"<redacted>"}"#
+        );
+        assert_eq!(scrub("mounted\"quoted-0001"), "<redacted>");
     }
 }

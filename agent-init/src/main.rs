@@ -25,6 +25,11 @@ use exit::Error;
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 fn main() -> ExitCode {
+    // Before anything is written: what to mask wherever it turns up.
+    logging::remember_secrets_of_env(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    );
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -33,7 +38,14 @@ fn main() -> ExitCode {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
                 _ => exit::USAGE,
             };
-            let _ = e.print();
+            // A bad value is echoed back: keep secrets out of that too.
+            let text = e.render().to_string();
+            let text = logging::scrub(&text);
+            if code == 0 {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
+            }
             return ExitCode::from(code);
         }
     };
@@ -135,6 +147,7 @@ fn print_config(loaded: &config::Loaded) {
         .unwrap_or(0);
     for (key, value, source) in rows {
         let left = format!("{key} = {value}");
-        println!("{left:width$}  # {source}");
+        let line = format!("{left:width$}  # {source}");
+        println!("{}", logging::scrub(&line));
     }
 }

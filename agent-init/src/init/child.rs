@@ -11,7 +11,6 @@ use nix::sys::signal::SigSet;
 use std::sync::OnceLock;
 
 use crate::exit::Error;
-use crate::logging::redact;
 use crate::steps::Launch;
 use crate::sys::{self, Placement};
 
@@ -54,7 +53,7 @@ pub fn spawn(argv: &[OsString], launch: &Launch) -> Result<Child, Error> {
     let mut cmd = command(argv, launch, placement);
     if tracing::enabled!(tracing::Level::DEBUG) {
         for (name, value) in &launch.env {
-            tracing::debug!("child env {}={}", name, redact(name, value));
+            tracing::debug!("child env {}={}", name, launch.shown(name, value));
         }
     }
     let program = &argv[0];

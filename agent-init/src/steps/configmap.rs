@@ -182,6 +182,8 @@ fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Erro
                     "{label}: key `{key}` is not UTF-8 text; copy it to a file instead"
                 ))
             })?;
+            crate::logging::remember_mounted_values([value.as_str()]);
+            launch.mounted.insert(name.clone());
             launch.env.insert(name.clone(), value);
             exported.push(name);
         }

@@ -28,6 +28,7 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
                 )))
             }
         };
+        crate::logging::remember_file_secrets(&bytes);
         // Mounted straight at the destination: nothing to stage.
         if let (Ok(a), Ok(b)) = (
             std::fs::canonicalize(&cred.source),

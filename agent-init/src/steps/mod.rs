@@ -36,6 +36,10 @@ pub struct Launch {
     /// `agent-init check`: validate only, write nothing.
     #[serde(skip)]
     pub dry_run: bool,
+    /// Names of the variables whose values came from a mounted ConfigMap or
+    /// Secret: their values are never shown, whatever the name.
+    #[serde(skip)]
+    pub mounted: std::collections::BTreeSet<String>,
 }
 
 impl Launch {
@@ -55,6 +59,16 @@ impl Launch {
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "/".into()),
             dry_run: false,
+            mounted: Default::default(),
+        }
+    }
+
+    /// The value of variable `name` as it may be shown in a log line.
+    pub fn shown<'a>(&self, name: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.mounted.contains(name) {
+            std::borrow::Cow::Borrowed(crate::logging::REDACTED)
+        } else {
+            crate::logging::redact(name, value)
         }
     }
 
@@ -127,7 +141,10 @@ pub fn run(config: &Config, pause: &mut Pause, only_validate: bool) -> Result<La
             continue;
         }
         let t = Instant::now();
-        match step(config, &mut launch, pause) {
+        let outcome = step(config, &mut launch, pause);
+        // What a step added (env.set, a Secret's keys) is masked from here on.
+        crate::logging::remember_secrets_of_env(&launch.env);
+        match outcome {
             Ok(Some(outcome)) => {
                 tracing::info!(step = name, ms = ms(t), "{outcome}");
             }
