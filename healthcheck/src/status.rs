@@ -1,8 +1,12 @@
 //! How the running init tells other processes of its container (`agent-init
-//! health`, `agent-init exec`) what state it is in: a JSON answer on an
-//! abstract unix socket. Abstract sockets need no file, so this works on a
-//! read-only root filesystem; the name carries the PID namespace's inode, so
-//! two containers sharing a network namespace (a Kubernetes pod) never clash.
+//! health`, `agent-init exec`) what state it is in: one request line, one
+//! JSON answer, over a unix socket. The init always serves an abstract
+//! socket: it needs no file, so it works on a read-only root filesystem, and
+//! its name carries the PID namespace's inode, so two containers sharing a
+//! network namespace (a Kubernetes pod) never clash. Abstract sockets are
+//! reachable from the whole network namespace, so the init answers only
+//! processes of its own container. Where /run is writable it also serves a
+//! pathname socket in a private directory, which clients try first.
 
 use std::io::{Read, Write};
 use std::os::linux::net::SocketAddrExt;
@@ -31,13 +35,29 @@ pub const STARTING: &str = "starting";
 pub const RUNNING: &str = "running";
 pub const STOPPING: &str = "stopping";
 
-/// The abstract socket name for this PID namespace.
-pub fn socket_name() -> Result<String, String> {
+/// The private directory of the pathname socket.
+pub const RUNTIME_DIR: &str = "/run/agent-init";
+
+/// The inode of this process's PID namespace: both sockets are named after
+/// it, so two inits that share a network namespace or a /run never clash.
+fn pid_namespace() -> Result<String, String> {
     let link = std::fs::read_link("/proc/self/ns/pid")
         .map_err(|e| format!("reading /proc/self/ns/pid: {e}"))?;
-    let link = link.to_string_lossy();
-    let inode: String = link.chars().filter(char::is_ascii_digit).collect();
-    Ok(format!("agent-init/{inode}/status"))
+    Ok(link
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect())
+}
+
+/// The abstract socket name for this PID namespace.
+pub fn socket_name() -> Result<String, String> {
+    Ok(format!("agent-init/{}/status", pid_namespace()?))
+}
+
+/// The pathname socket's file name in [`RUNTIME_DIR`].
+pub fn socket_file() -> Result<String, String> {
+    Ok(format!("status-{}.sock", pid_namespace()?))
 }
 
 pub fn address() -> Result<SocketAddr, String> {
@@ -53,19 +73,27 @@ pub fn query(timeout: Duration) -> Result<Status, String> {
 
 /// Sends one request line and returns the whole answer.
 pub fn request(what: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    let addr = address()?;
-    let mut s = UnixStream::connect_addr(&addr).map_err(|e| {
-        format!(
-            "cannot reach agent-init's status socket: {e} (is agent-init PID 1 of this container?)"
-        )
-    })?;
+    let path = std::path::Path::new(RUNTIME_DIR).join(socket_file()?);
+    let mut s = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        // Absent, or not ours to open: the abstract socket is always there.
+        Err(_) => UnixStream::connect_addr(&address()?).map_err(|e| {
+            format!(
+                "cannot reach agent-init's status socket: {e} (is agent-init PID 1 of this container?)"
+            )
+        })?,
+    };
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
-    s.write_all(format!("{what}\n").as_bytes())
-        .map_err(|e| format!("asking agent-init: {e}"))?;
+    // A refusal may come before the request is read: the write then fails,
+    // and the answer still waits to be read.
+    let written = s.write_all(format!("{what}\n").as_bytes());
     let mut out = Vec::new();
-    s.read_to_end(&mut out)
-        .map_err(|e| format!("reading agent-init's answer: {e}"))?;
+    let read = s.read_to_end(&mut out);
+    if out.is_empty() {
+        written.map_err(|e| format!("asking agent-init: {e}"))?;
+        read.map_err(|e| format!("reading agent-init's answer: {e}"))?;
+    }
     if out.is_empty() {
         return Err(format!("agent-init gave no answer to `{what}`"));
     }

@@ -5,9 +5,11 @@
 //! between signals: no timers unless a shutdown deadline is running.
 
 mod child;
+mod peer;
 mod signals;
 mod status;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -22,9 +24,9 @@ use crate::exit::{self, Error};
 use crate::steps::Launch;
 use crate::sys;
 use child::Child;
-use healthcheck::status::{RUNNING, STARTING, STOPPING};
+use healthcheck::status::STOPPING;
 use signals::{Event, Received, Signals};
-use status::{State, StatusServer};
+use status::Shared;
 
 /// How often a keep-alive shutdown looks whether exec'd processes are gone.
 const EXEC_POLL: Duration = Duration::from_millis(50);
@@ -45,9 +47,8 @@ impl Settings {
         let health = crate::health::HealthOptions::from_config(c)?;
         let health_endpoint = match &c.health.listen {
             Some(addr) => Some((
-                addr.parse().map_err(|_| {
-                    Error::Config(format!("health.listen: `{addr}` is not an address"))
-                })?,
+                crate::config::parse_listen(addr)
+                    .map_err(|e| Error::Config(format!("health.listen: {e}")))?,
                 health,
                 Duration::from_secs_f64(c.health.cache.max(0.0)),
             )),
@@ -92,21 +93,15 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     }
     let signals = Signals::take_over()?;
     child::remember_mask(signals.original_mask);
-    let status = StatusServer::bind();
+    // Threads start after the signals are blocked: they inherit the mask.
+    let shared = Arc::new(Shared::new(own_pid, matches!(mode, Mode::KeepAlive)));
+    status::serve(shared.clone());
     if let Some((addr, opts, cache)) = &settings.health_endpoint {
         crate::health::serve_http(*addr, opts.clone(), *cache)?;
     }
-    let state = State {
-        own_pid,
-        keep_alive: matches!(mode, Mode::KeepAlive),
-        phase: STARTING,
-        command_pid: None,
-        launch: None,
-    };
     let mut init = Init {
         signals,
-        status,
-        state,
+        shared,
         settings,
         own_pid,
         child: None,
@@ -124,9 +119,7 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
             None
         }
     };
-    init.state.command_pid = init.child.map(|c| c.pid);
-    init.state.launch = Some(launch);
-    init.state.phase = RUNNING;
+    init.shared.started(init.child.map(|c| c.pid), launch);
     init.run()
 }
 
@@ -145,8 +138,7 @@ fn stop_signal_for(child: Child, signo: i32) -> i32 {
 
 struct Init {
     signals: Signals,
-    status: Option<StatusServer>,
-    state: State,
+    shared: Arc<Shared>,
     settings: Settings,
     own_pid: i32,
     child: Option<Child>,
@@ -162,9 +154,8 @@ enum Next {
 }
 
 impl Init {
-    /// Waits up to `d` during startup, answering status requests; a
-    /// SIGTERM/SIGINT aborts startup. SIGCHLD is left alone so that a hook
-    /// can wait for its own process.
+    /// Waits up to `d` during startup; a SIGTERM/SIGINT aborts startup.
+    /// SIGCHLD is left alone so that a hook can wait for its own process.
     fn pause(&mut self, d: Duration) -> Result<(), Error> {
         let until = Instant::now() + d;
         loop {
@@ -172,10 +163,8 @@ impl Init {
             if left.is_zero() {
                 return Ok(());
             }
-            let status_fd = self.status.as_ref().map(StatusServer::fd);
-            match self.signals.next(Some(left), status_fd)? {
+            match self.signals.next(Some(left))? {
                 Event::Timeout => return Ok(()),
-                Event::Ready => self.serve_status(),
                 Event::Signal(got) if got.signo == libc::SIGTERM || got.signo == libc::SIGINT => {
                     tracing::warn!(signal = signals::name(got.signo), "startup interrupted");
                     return Err(Error::Interrupted(got.signo));
@@ -185,23 +174,12 @@ impl Init {
         }
     }
 
-    fn serve_status(&self) {
-        if let Some(server) = &self.status {
-            server.serve(&self.state);
-        }
-    }
-
     fn run(&mut self) -> Result<u8, Error> {
         loop {
             let timeout = self.timeout();
-            let status_fd = self.status.as_ref().map(StatusServer::fd);
-            let next = match self.signals.next(timeout, status_fd)? {
+            let next = match self.signals.next(timeout)? {
                 Event::Timeout => self.on_timeout(),
                 Event::Signal(got) => self.on_signal(got),
-                Event::Ready => {
-                    self.serve_status();
-                    Next::Continue
-                }
             };
             if let Next::Exit(code) = next {
                 return Ok(code);
@@ -288,7 +266,7 @@ impl Init {
     }
 
     fn start_grace(&mut self) {
-        self.state.phase = STOPPING;
+        self.shared.set_phase(STOPPING);
         if self.deadline.is_none() {
             let grace = self.settings.grace_period;
             tracing::info!(

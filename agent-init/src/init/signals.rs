@@ -1,9 +1,8 @@
 //! The event source: every handled signal is blocked and read from a
-//! signalfd, so the loop sleeps in one poll(2) (on the signalfd and the
-//! status socket) and wakes only when a signal arrives, a status request
-//! comes in, or a deadline passes. Never installs a signal handler.
+//! signalfd, so the loop sleeps in one poll(2) and wakes only when a signal
+//! arrives or a deadline passes. Never installs a signal handler.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -25,8 +24,6 @@ pub struct Received {
 #[derive(Debug)]
 pub enum Event {
     Signal(Received),
-    /// The other descriptor (the status socket) is readable.
-    Ready,
     Timeout,
 }
 
@@ -48,14 +45,9 @@ impl Signals {
         Ok(Signals { fd, original_mask })
     }
 
-    /// Waits until a signal arrives (`Event::Signal`), `other` becomes
-    /// readable (`Event::Ready`), or `timeout` passes (`Event::Timeout`).
-    /// `None` as timeout waits forever. Signals always come first.
-    pub fn next(
-        &mut self,
-        timeout: Option<Duration>,
-        other: Option<BorrowedFd<'_>>,
-    ) -> Result<Event, Error> {
+    /// Waits until a signal arrives (`Event::Signal`) or `timeout` passes
+    /// (`Event::Timeout`). `None` as timeout waits forever.
+    pub fn next(&mut self, timeout: Option<Duration>) -> Result<Event, Error> {
         loop {
             if let Some(got) = self.try_read()? {
                 return Ok(Event::Signal(got));
@@ -69,26 +61,10 @@ impl Signals {
                         .unwrap_or(PollTimeout::MAX)
                 }
             };
-            // The signalfd, and the other descriptor when there is one; no
-            // allocation on a wake-up.
-            let signal_fd = PollFd::new(self.fd.as_fd(), PollFlags::POLLIN);
-            let mut all = [
-                signal_fd,
-                PollFd::new(other.unwrap_or(self.fd.as_fd()), PollFlags::POLLIN),
-            ];
-            let fds = &mut all[..if other.is_some() { 2 } else { 1 }];
-            match poll(fds, timeout) {
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
                 Ok(0) => return Ok(Event::Timeout),
-                Ok(_) => {
-                    let other_ready = fds
-                        .get(1)
-                        .and_then(|f| f.revents())
-                        .is_some_and(|r| !r.is_empty());
-                    let signal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-                    if other_ready && !signal_ready {
-                        return Ok(Event::Ready);
-                    }
-                }
+                Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(Error::os("waiting for signals", e)),
             }
