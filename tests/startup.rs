@@ -666,6 +666,14 @@ fn sigterm_during_startup_aborts_and_startup_probe_waits() {
         "{}",
         out(&startup)
     );
+    // Not ready before the command runs: traffic must not reach it yet.
+    let ready = probe("readiness");
+    assert_eq!(ready.status.code(), Some(1), "{}", out(&ready));
+    assert!(
+        out(&ready).contains("startup steps not finished"),
+        "{}",
+        out(&ready)
+    );
     let live = probe("liveness");
     assert_eq!(
         live.status.code(),

@@ -445,12 +445,7 @@ fn validate(c: &Config) -> Result<(), Error> {
     // URLs (wait.urls, health.mcp) may hold ${VAR}: they are parsed where
     // they are expanded, by the wait step and HealthOptions::from_config.
     if let Some(addr) = &c.health.listen {
-        addr.parse::<std::net::SocketAddr>().map_err(|_| {
-            err(
-                "health.listen",
-                format!("`{addr}` is not an address like 127.0.0.1:8081"),
-            )
-        })?;
+        parse_listen(addr).map_err(|e| err("health.listen", e))?;
     }
     for name in &c.health.skip {
         if !crate::health::CHECKS.contains(&name.as_str()) {
@@ -484,6 +479,18 @@ fn validate(c: &Config) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Where the health endpoint listens: `HOST:PORT`, `[V6]:PORT`, or just a
+/// port (`8081`, `:8081`), which means loopback: the endpoint is reachable
+/// from outside only when an address says so.
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    let bad = || format!("`{s}` is not a port or an address like 127.0.0.1:8081");
+    let port_only = s.strip_prefix(':').unwrap_or(s);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    s.parse().map_err(|_| bad())
 }
 
 pub fn parse_mode(s: &str) -> Result<u32, String> {

@@ -85,7 +85,8 @@ pub const UNHEALTHY: u8 = 1;
 pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
     let deep = opts.deep;
     let mut checks: Vec<Box<dyn Check>> = vec![Box::new(process::Process {
-        require_started: probe == Probe::Startup,
+        // Not ready while starting: the command is not running yet.
+        require_started: probe != Probe::Liveness,
     })];
     if probe == Probe::Readiness {
         if let Some(name) = &opts.cli {
@@ -145,7 +146,7 @@ pub fn run(args: &HealthArgs) -> Result<u8, Error> {
         OutputFormat::Text => report.to_text(),
         OutputFormat::Json => report.to_json() + "\n",
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    let _ = std::io::stdout().write_all(crate::logging::scrub(&out).as_bytes());
     Ok(if report.healthy() { HEALTHY } else { UNHEALTHY })
 }
 
@@ -160,6 +161,15 @@ pub fn serve_http(
     let listener = TcpListener::bind(addr)
         .map_err(|e| crate::exit::Error::os(format!("binding health endpoint {addr}"), e))?;
     tracing::info!(%addr, "health endpoint listening");
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the health endpoint listens beyond loopback: whoever reaches this address reads \
+             the health report (agent-init's version, pid and uptime, the command's pid, and \
+             each check's detail: the CLI's path, the workspace path and filesystem, free disk \
+             and memory, the MCP server's URL and name)"
+        );
+    }
     // Never --deep here: the CLI's --version would be a child of the init,
     // whose reaper would collect it before the check could.
     let opts = HealthOptions {
@@ -195,7 +205,7 @@ pub fn serve_http(
                         } else {
                             "503 Service Unavailable"
                         };
-                        (status, report.to_text())
+                        (status, crate::logging::scrub(&report.to_text()).into_owned())
                     }
                 };
                 let mut conn = conn;

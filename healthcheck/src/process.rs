@@ -7,7 +7,8 @@ use crate::status::{self, Status};
 use crate::Check;
 
 pub struct Process {
-    /// Also require the startup steps to have finished (startup probe).
+    /// Also require the startup steps to have finished (startup and
+    /// readiness probes; liveness only asks whether the init answers).
     pub require_started: bool,
 }
 
@@ -31,7 +32,7 @@ impl Check for Process {
     fn run(&self, timeout: Duration) -> Result<String, String> {
         let s = status::query(timeout)?;
         if s.phase == status::STARTING {
-            // Alive and answering; only the startup probe waits for more.
+            // Alive and answering; that is all liveness asks.
             return if self.require_started {
                 Err(format!("{}: startup steps not finished", describe(&s)))
             } else {
