@@ -401,3 +401,80 @@ fn memory_check_sees_the_containers_limit() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("of a 128 MiB limit"), "{out}");
 }
+
+/// The attack from the security issue, against a real container: a second
+/// container on `--network container:<agent>` (a pod's sidecar) finds the
+/// agent's abstract sockets and sends every request, as root and as uid
+/// 1000, and also sharing the agent's PID namespace (a pod with
+/// shareProcessNamespace). It gets refusals only; `docker exec` still works.
+#[test]
+fn a_sidecar_sharing_the_network_gets_nothing_from_the_status_socket() {
+    const KEY: &str = "sk-ant-e2e-planted-3c9d1f";
+    let (image, _, _) = &images()[0];
+    let agent = Named::container("agent");
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        &agent.name,
+        "-e",
+        &format!("ANTHROPIC_API_KEY={KEY}"),
+        image,
+    ]);
+    wait_for(Duration::from_secs(30), "the agent's status socket", || {
+        let o = docker(&[
+            "exec",
+            &agent.name,
+            "agent-init",
+            "health",
+            "--probe",
+            "startup",
+        ]);
+        o.status.success().then_some(())
+    });
+    let script = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/status_attack.py"),
+    )
+    .unwrap();
+    let network = format!("container:{}", agent.name);
+    let sidecars: [(&str, &[&str]); 3] = [
+        ("root", &["--user", "0"]),
+        ("uid 1000", &["--user", "1000:1000"]),
+        (
+            "root sharing the PID namespace",
+            &["--user", "0", "--pid", &network],
+        ),
+    ];
+    for (who, flags) in sidecars {
+        let mut args = vec!["run", "--rm", "--network", &network];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--entrypoint", "python3"]);
+        args.extend_from_slice(&["agent-init/mcp-test-server:dev", "-c", &script]);
+        let out = ok(&args);
+        let mut lines = out.lines();
+        let found: usize = lines
+            .next()
+            .and_then(|l| l.strip_prefix("found "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(found >= 1, "{who}: the socket was not even visible: {out}");
+        let answers: Vec<&str> = lines.collect();
+        assert_eq!(answers.len(), found * 4, "{who}: {out}");
+        for line in answers {
+            assert!(!line.contains(KEY), "{who}: leaked: {line}");
+            let json = line.splitn(3, ' ').nth(2).unwrap_or("");
+            let v: serde_json::Value = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("{who}: not JSON ({e}): {line}"));
+            assert_eq!(
+                v["error"], "permission denied: the client is not a process of this container",
+                "{who}: {line}"
+            );
+        }
+    }
+    // Control: inside the container the same init answers.
+    let env = ok(&["exec", &agent.name, "agent-init", "exec", "--", "env"]);
+    assert!(
+        env.lines().any(|l| l == format!("ANTHROPIC_API_KEY={KEY}")),
+        "agent-init exec lost the launch: {env}"
+    );
+}

@@ -45,6 +45,9 @@ pub enum As {
     Pid1,
     /// An ordinary process (it registers as child subreaper).
     Subreaper,
+    /// PID 1 of a new PID namespace, running as this uid (and gid) without
+    /// capabilities, like an image with `USER 1000`.
+    Pid1User(u32),
 }
 
 pub const BOTH: [As; 2] = [As::Pid1, As::Subreaper];
@@ -83,6 +86,14 @@ pub fn start_with(mode: As, args: &[&str], setup: impl FnOnce(&mut Command)) -> 
             c
         }
         As::Subreaper => Command::new(agent_init()),
+        As::Pid1User(uid) => {
+            let mut c = Command::new("unshare");
+            let id = uid.to_string();
+            c.args(["--pid", "--fork", "--mount-proc", "setpriv", "--reuid", &id])
+                .args(["--regid", &id, "--clear-groups", "--inh-caps=-all"])
+                .arg(agent_init());
+            c
+        }
     };
     cmd.args(args)
         .stdin(Stdio::null())
@@ -137,7 +148,7 @@ impl Running {
         }
         let pid = match self.mode {
             As::Subreaper => self.process.id() as i32,
-            As::Pid1 => {
+            As::Pid1 | As::Pid1User(_) => {
                 let outer = self.process.id() as i32;
                 wait_for(SOON, "unshare to fork agent-init", || {
                     children_of(outer).first().copied()

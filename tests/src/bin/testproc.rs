@@ -13,6 +13,15 @@
 //!     ignore SIGTERM and sleep forever.
 //! testproc sleep
 //!     sleep forever with default signal dispositions.
+//! testproc uds REQUEST SOCKET...
+//!     for each unix socket (`@name` abstract, else a path): connect, send
+//!     REQUEST (with a newline, unless it is `-` for "send nothing and
+//!     close"), print `SOCKET ANSWER` on one line (or `SOCKET error: …`).
+//! testproc uds-silent SOCKET N SECONDS
+//!     open N connections, say nothing for SECONDS, then exit.
+//! testproc uds-names PREFIX
+//!     print the abstract unix socket names starting with PREFIX from
+//!     /proc/net/unix (as a sidecar sharing the network namespace sees them).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -62,10 +71,68 @@ fn main() {
                 pause();
             }
         }
+        ["uds", request, sockets @ ..] => {
+            for s in sockets {
+                let answer = uds_request(s, request);
+                say(&format!("{s} {}", answer.replace('\n', "\\n")));
+            }
+        }
+        ["uds-silent", socket, n, secs] => {
+            let held: Vec<_> = (0..n.parse::<usize>().expect("count"))
+                .filter_map(|_| uds_connect(socket).ok())
+                .collect();
+            say(&format!("holding {}", held.len()));
+            std::thread::sleep(Duration::from_secs_f64(secs.parse().expect("seconds")));
+        }
+        ["uds-names", prefix] => {
+            let table = std::fs::read_to_string("/proc/net/unix").unwrap();
+            let mut seen = std::collections::BTreeSet::new();
+            for line in table.lines().skip(1) {
+                if let Some(path) = line.split_whitespace().nth(7) {
+                    if path.starts_with(prefix) && seen.insert(path.to_string()) {
+                        say(path);
+                    }
+                }
+            }
+        }
         _ => {
             eprintln!("testproc: unknown arguments {args:?}");
             std::process::exit(2);
         }
+    }
+}
+
+fn uds_connect(socket: &str) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixStream};
+    match socket.strip_prefix('@') {
+        Some(name) => UnixStream::connect_addr(&SocketAddr::from_abstract_name(name)?),
+        None => UnixStream::connect(socket),
+    }
+}
+
+/// One request on a fresh connection; the whole answer, or what went wrong.
+fn uds_request(socket: &str, request: &str) -> String {
+    use std::io::Read;
+    let mut conn = match uds_connect(socket) {
+        Ok(c) => c,
+        Err(e) => return format!("error: connect: {e}"),
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // A server may answer (and close) before it reads: then the write
+    // fails and the answer is still there to read, as for any client.
+    let written = if request == "-" {
+        Ok(())
+    } else {
+        conn.write_all(format!("{request}\n").as_bytes())
+    };
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let mut out = String::new();
+    match (conn.read_to_string(&mut out), written) {
+        (Ok(_), _) if !out.is_empty() => out,
+        (_, Err(e)) => format!("error: write: {e}"),
+        (Err(e), _) => format!("error: read: {e}"),
+        (Ok(_), Ok(())) => out,
     }
 }
 
