@@ -542,3 +542,26 @@ fn the_planted_secrets_do_reach_the_command() {
         assert!(out.contains(planted), "{planted} missing: {out}");
     }
 }
+
+/// The other side of masking: values of well-known variables whose names
+/// only look secret (git's GIT_CONFIG_KEY_n holds `safe.directory`) stay
+/// readable, so a log line says what it means.
+#[test]
+fn harmless_look_alike_names_are_not_masked() {
+    let dir = std::env::temp_dir().join(format!("agent-init-harmless-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ws = dir.to_string_lossy().into_owned();
+    let o = Command::new(agent_init())
+        .args(["--workspace", &ws, "--require-mount", "false", "--", "true"])
+        .env("SSH_AUTH_SOCK", "/tmp/ssh-agent.sock")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains(&format!("safe.directory {ws} (through GIT_CONFIG_*)")),
+        "{log}"
+    );
+    assert!(!log.contains("<redacted>"), "{log}");
+}

@@ -75,7 +75,17 @@ impl Drop for Scrubbed {
 
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    SECRET_MARKERS.iter().any(|m| upper.contains(m))
+    SECRET_MARKERS.iter().any(|m| upper.contains(m)) && !is_known_harmless(&upper)
+}
+
+/// Well-known variables whose names look secret but whose values are not:
+/// git's command-scope config keys (`safe.directory`), the ssh agent's and
+/// X's socket and cookie paths.
+fn is_known_harmless(upper: &str) -> bool {
+    matches!(upper, "SSH_AUTH_SOCK" | "XAUTHORITY")
+        || upper
+            .strip_prefix("GIT_CONFIG_KEY_")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The value to log for variable `name`: itself, or a placeholder.
@@ -176,11 +186,20 @@ mod tests {
             "db_password",
             "AWS_SECRET_ACCESS_KEY",
             "GOOGLE_APPLICATION_CREDENTIALS",
+            "GIT_CONFIG_KEY_X",
+            "GIT_CONFIG_VALUE_TOKEN",
         ] {
             assert!(is_secret_name(n), "{n}");
             assert_eq!(redact(n, "v"), REDACTED);
         }
-        for n in ["HOME", "PATH", "TERM", "NODE_ENV"] {
+        for n in [
+            "HOME",
+            "PATH",
+            "TERM",
+            "NODE_ENV",
+            "GIT_CONFIG_KEY_0",
+            "SSH_AUTH_SOCK",
+        ] {
             assert!(!is_secret_name(n), "{n}");
             assert_eq!(redact(n, "v"), "v");
         }
