@@ -760,3 +760,30 @@ fn check_validates_without_running_anything() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(!s.path("ran").exists(), "check must not run hooks");
 }
+
+#[test]
+fn codex_preset_creates_codex_home_for_the_commands_user() {
+    let s = Scratch::new("codexhome");
+    std::fs::create_dir(s.path("home")).unwrap();
+    let o = agent(
+        &[
+            "--preset",
+            "codex",
+            "--",
+            "sh",
+            "-c",
+            "stat -c '%a %U' $CODEX_HOME",
+        ],
+        &[("HOME", &s.s("home"))],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o).trim(), "700 root");
+    assert!(err(&o).contains("created CODEX_HOME"), "{}", err(&o));
+    // A home that cannot be written to is reported, not fatal.
+    let o = agent(
+        &["--preset", "codex", "--", "true"],
+        &[("HOME", "/proc/no-such-home")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("CODEX_HOME: creating"), "{}", err(&o));
+}

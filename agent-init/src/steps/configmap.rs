@@ -103,21 +103,9 @@ pub fn valid_env_name(name: &str) -> bool {
 /// owned by the command's user; parent directories are created for it.
 pub fn install(dest: &Path, bytes: &[u8], mode: u32, launch: &Launch) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let (uid, gids) = launch.ids();
-    let owner = Some(nix::unistd::Uid::from_raw(uid));
-    let group = Some(nix::unistd::Gid::from_raw(gids[0]));
+    let (owner, group) = owner_of(launch);
     let parent = dest.parent().unwrap_or(Path::new("/"));
-    let mut missing = Vec::new();
-    let mut p = parent;
-    while !p.exists() {
-        missing.push(p.to_path_buf());
-        p = p.parent().unwrap_or(Path::new("/"));
-    }
-    for dir in missing.iter().rev() {
-        std::fs::create_dir(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).ok();
-        nix::unistd::chown(dir, owner, group).ok();
-    }
+    create_dirs(parent, launch)?;
     let tmp = parent.join(format!(
         ".{}.agent-init.tmp",
         dest.file_name().unwrap_or_default().to_string_lossy()
@@ -135,6 +123,33 @@ pub fn install(dest: &Path, bytes: &[u8], mode: u32, launch: &Launch) -> Result<
     finish().inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+fn owner_of(launch: &Launch) -> (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>) {
+    let (uid, gids) = launch.ids();
+    (
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gids[0])),
+    )
+}
+
+/// Creates `dir` and its missing parents, private (0700) and owned by the
+/// command's user.
+pub fn create_dirs(dir: &Path, launch: &Launch) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (owner, group) = owner_of(launch);
+    let mut missing = Vec::new();
+    let mut p = dir;
+    while !p.exists() {
+        missing.push(p.to_path_buf());
+        p = p.parent().unwrap_or(Path::new("/"));
+    }
+    for d in missing.iter().rev() {
+        std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).ok();
+        nix::unistd::chown(d, owner, group).ok();
+    }
+    Ok(())
 }
 
 fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Error> {

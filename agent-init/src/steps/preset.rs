@@ -13,6 +13,9 @@ pub struct Preset {
     pub cli: &'static str,
     /// Variables set when absent; `~/` is the command user's home.
     pub env: &'static [(&'static str, &'static str)],
+    /// Variables naming a directory the CLI requires to exist: created for
+    /// the command's user when missing.
+    pub dirs: &'static [&'static str],
 }
 
 /// npm-installed CLIs: no "update available" banners from npm itself.
@@ -34,11 +37,14 @@ pub const PRESETS: &[Preset] = &[
             NPM[0],
             NPM[1],
         ],
+        dirs: &[],
     },
     Preset {
         name: "codex",
         cli: "codex",
         env: &[("CODEX_HOME", "~/.codex"), NPM[0], NPM[1]],
+        // codex warns at every start when CODEX_HOME does not exist.
+        dirs: &["CODEX_HOME"],
     },
     Preset {
         name: "gemini",
@@ -49,21 +55,25 @@ pub const PRESETS: &[Preset] = &[
             NPM[0],
             NPM[1],
         ],
+        dirs: &[],
     },
     Preset {
         name: "qwen",
         cli: "qwen",
         env: &[NPM[0], NPM[1]],
+        dirs: &[],
     },
     Preset {
         name: "opencode",
         cli: "opencode",
         env: &[("OPENCODE_DISABLE_AUTOUPDATE", "true"), NPM[0], NPM[1]],
+        dirs: &[],
     },
     Preset {
         name: "openhands",
         cli: "openhands",
         env: &[("PYTHONUNBUFFERED", "1")],
+        dirs: &[],
     },
     Preset {
         name: "aider",
@@ -73,6 +83,7 @@ pub const PRESETS: &[Preset] = &[
             ("AIDER_CHECK_UPDATE", "false"),
             ("PYTHONUNBUFFERED", "1"),
         ],
+        dirs: &[],
     },
 ];
 
@@ -107,18 +118,30 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
         launch.env.insert(name.to_string(), value);
         set.push(*name);
     }
-    Ok(Some(format!(
-        "{}: set {}{}",
+    let mut outcome = format!(
+        "{}: set {}",
         preset.name,
         if set.is_empty() {
             "nothing".into()
         } else {
             set.join(", ")
-        },
-        if kept.is_empty() {
-            String::new()
-        } else {
-            format!("; kept the user's {}", kept.join(", "))
         }
-    )))
+    );
+    if !kept.is_empty() {
+        outcome.push_str(&format!("; kept the user's {}", kept.join(", ")));
+    }
+    for var in preset.dirs {
+        let Some(dir) = launch.env.get(*var).map(std::path::PathBuf::from) else {
+            continue;
+        };
+        if dir.exists() || launch.dry_run {
+            continue;
+        }
+        match super::configmap::create_dirs(&dir, launch) {
+            Ok(()) => outcome.push_str(&format!("; created {var} {}", dir.display())),
+            // A read-only home: the CLI will say so itself; startup goes on.
+            Err(e) => tracing::warn!(step = "preset", "{var}: {e}"),
+        }
+    }
+    Ok(Some(outcome))
 }
