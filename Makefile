@@ -20,8 +20,19 @@ export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 # back to the distribution's classic client, which has BuildKit built in.
 DOCKER ?= $(shell docker buildx version >/dev/null 2>&1 && echo docker || \
             { [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker; })
-IMAGES      := claude codex gemini opencode qwen openhands aider
-E2E_IMAGES  ?= claude gemini openhands
+# The agent images: one Dockerfile (docker/Dockerfile), a runtime family and
+# a package per CLI. Listed in build order: images of one family share
+# their cached layers (native binaries, then Node, then Python).
+IMAGES      := claude codex opencode gemini qwen openhands aider
+claude_ARGS    := FAMILY=native PACKAGE=@anthropic-ai/claude-code BINARY=claude-code-linux-{npm_arch}/claude
+codex_ARGS     := FAMILY=native PACKAGE=@openai/codex BINARY=codex-linux-{npm_arch}/vendor/{rust_arch}-unknown-linux-musl/bin/codex
+opencode_ARGS  := FAMILY=native PACKAGE=opencode-ai BINARY=opencode-linux-{npm_arch}/bin/opencode
+gemini_ARGS    := FAMILY=node PACKAGE=@google/gemini-cli
+qwen_ARGS      := FAMILY=node PACKAGE=@qwen-code/qwen-code
+openhands_ARGS := FAMILY=python PACKAGE=openhands VERSION_FLAG=--help
+aider_ARGS     := FAMILY=python PACKAGE=aider-chat
+# Every image that builds here (aider needs the registry's Python 3.12).
+E2E_IMAGES  := claude codex opencode gemini qwen openhands
 # Local stand-ins by default (make base-images); set BASE_PREFIX= to use the
 # registry's node:22-slim, python:3.12-slim, debian:bookworm-slim.
 BASE_PREFIX ?= agent-init-base/
@@ -54,15 +65,18 @@ base-images:
 
 images: $(addprefix image-,$(IMAGES))
 
+# Every image is built through docker/build.sh, which keeps BuildKit from
+# taking one Dockerfile for another (see the script).
 image-%: build
-	DOCKER_BUILDKIT=1 $(DOCKER) build -f docker/$*/Dockerfile $(BUILD_ARGS) -t agent-init/$*:dev .
+	@[ -n "$($*_ARGS)" ] || { echo "no image $* (known: $(IMAGES))"; exit 1; }
+	DOCKER=$(DOCKER) docker/build.sh docker/Dockerfile agent-init/$*:dev $(BUILD_ARGS) \
+	  --build-arg CLI=$* $(addprefix --build-arg ,$($*_ARGS))
 
 # A real MCP server (official Python SDK) for the end-to-end tests.
 mcp-test-image:
-	DOCKER_BUILDKIT=1 $(DOCKER) build -f tests/e2e/mcp-server.Dockerfile \
-	  --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
-	  $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
-	  -t agent-init/mcp-test-server:dev tests/fixtures
+	DOCKER=$(DOCKER) CONTEXT=tests/fixtures docker/build.sh tests/e2e/mcp-server.Dockerfile \
+	  agent-init/mcp-test-server:dev --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
+	  $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE))
 
 # End-to-end tests against a real Docker engine (started if none runs).
 # The engine may only be installed by engine.sh: the sub-make picks the
@@ -72,7 +86,7 @@ e2e: build mcp-venv
 	$(MAKE) e2e-run
 
 e2e-run: base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
-	DOCKER=$(DOCKER) E2E_IMAGES="$(E2E_IMAGES)" $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
+	DOCKER=$(DOCKER) $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
