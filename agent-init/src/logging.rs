@@ -74,18 +74,24 @@ impl Drop for Scrubbed {
 }
 
 pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    SECRET_MARKERS.iter().any(|m| upper.contains(m)) && !is_known_harmless(&upper)
+    let name = name.as_bytes();
+    SECRET_MARKERS.iter().any(|m| {
+        name.windows(m.len())
+            .any(|w| w.eq_ignore_ascii_case(m.as_bytes()))
+    }) && !is_known_harmless(name)
 }
 
 /// Well-known variables whose names look secret but whose values are not:
 /// git's command-scope config keys (`safe.directory`), the ssh agent's and
 /// X's socket and cookie paths.
-fn is_known_harmless(upper: &str) -> bool {
-    matches!(upper, "SSH_AUTH_SOCK" | "XAUTHORITY")
-        || upper
-            .strip_prefix("GIT_CONFIG_KEY_")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+fn is_known_harmless(name: &[u8]) -> bool {
+    let upper = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
+    const GIT_KEY: &[u8] = b"GIT_CONFIG_KEY_";
+    upper("SSH_AUTH_SOCK")
+        || upper("XAUTHORITY")
+        || (name.len() > GIT_KEY.len()
+            && name[..GIT_KEY.len()].eq_ignore_ascii_case(GIT_KEY)
+            && name[GIT_KEY.len()..].iter().all(u8::is_ascii_digit))
 }
 
 /// The value to log for variable `name`: itself, or a placeholder.

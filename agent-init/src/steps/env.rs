@@ -20,6 +20,8 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
         let v = expand(value, &format!("env.set.{name}"), &|n| {
             launch.env.get(n).cloned()
         })?;
+        // Masked from here on, wherever it turns up.
+        crate::logging::remember_secrets_of_env([(name, &v)]);
         launch.env.insert(name.clone(), v);
     }
     let mut missing = Vec::new();

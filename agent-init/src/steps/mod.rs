@@ -141,10 +141,7 @@ pub fn run(config: &Config, pause: &mut Pause, only_validate: bool) -> Result<La
             continue;
         }
         let t = Instant::now();
-        let outcome = step(config, &mut launch, pause);
-        // What a step added (env.set, a Secret's keys) is masked from here on.
-        crate::logging::remember_secrets_of_env(&launch.env);
-        match outcome {
+        match step(config, &mut launch, pause) {
             Ok(Some(outcome)) => {
                 tracing::info!(step = name, ms = ms(t), "{outcome}");
             }
