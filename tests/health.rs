@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use rstest::rstest;
 use support::*;
 
 fn bin() -> String {
@@ -50,28 +51,67 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A tiny HTTP server on a thread: answers every request with `response`
-/// (raw bytes) after `delay`, or never when `delay` is None.
-fn fake_server(response: &'static str, delay: Option<Duration>) -> u16 {
+/// Reads one HTTP request (head and Content-Length body) from `conn`.
+fn read_request(conn: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = conn.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&data);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// A tiny HTTP server on a thread: each request gets what `respond` makes
+/// of it (raw bytes; `{id}` stands for the JSON-RPC id of the request's
+/// body, as a real MCP server echoes it, and `{len}` for the length of the
+/// body that follows), or no answer at all for None.
+/// Connections are kept open, as a server streaming events may keep them.
+fn fake_server(respond: impl Fn(&str) -> Option<String> + Send + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            match delay {
-                Some(d) => {
-                    std::thread::sleep(d);
-                    let _ = conn.write_all(response.as_bytes());
-                    // Keep SSE-style streams open, like a real server may.
-                    held.push(conn);
-                }
-                None => held.push(conn),
+            let request = read_request(&mut conn);
+            if let Some(response) = respond(&request) {
+                let id = request
+                    .split_once("\"id\":")
+                    .and_then(|(_, rest)| rest.split([',', '}']).next())
+                    .unwrap_or("null")
+                    .trim()
+                    .to_string();
+                let response = response.replace("{id}", &id);
+                let body = response.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+                let response = response.replace("{len}", &body.to_string());
+                let _ = conn.write_all(response.as_bytes());
             }
+            held.push(conn);
         }
     });
     port
+}
+
+/// The same answer to every request.
+fn answering(response: &str) -> u16 {
+    let response = response.to_string();
+    fake_server(move |_| Some(response.clone()))
 }
 
 fn mcp_python() -> PathBuf {
@@ -87,6 +127,11 @@ struct McpServer(Child);
 impl McpServer {
     /// Starts the official-SDK MCP server on `port` after `delay` seconds.
     fn start(port: u16, delay: f64) -> McpServer {
+        Self::start_with(port, delay, "streamable-http")
+    }
+
+    /// The same, speaking `transport` (`streamable-http` or `sse`).
+    fn start_with(port: u16, delay: f64, transport: &str) -> McpServer {
         let py = mcp_python();
         assert!(py.exists(), "{} missing: run `make mcp-venv`", py.display());
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcp_server.py");
@@ -94,6 +139,8 @@ impl McpServer {
             .arg(script)
             .arg(port.to_string())
             .arg(delay.to_string())
+            .arg("127.0.0.1")
+            .arg(transport)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -171,26 +218,42 @@ fn health_works_through_exec_into_a_keep_alive_container() {
     assert_eq!(init.wait(SOON).code, Some(0));
 }
 
+/// The JSON shape, and failing checks first: the failing one (mcp) is
+/// planned after one that passes (cli), so the order shown is the report's
+/// doing, not the plan's.
 #[test]
 fn json_output_has_the_documented_shape() {
-    let out = health_alone(&["--format", "json", "--cli", "sh"]);
+    let closed = free_port();
+    let out = health_alone(&[
+        "--format",
+        "json",
+        "--skip",
+        "process",
+        "--cli",
+        "sh",
+        "--mcp",
+        &format!("tcp://127.0.0.1:{closed}"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "unhealthy");
+    assert_eq!(v["probe"], "readiness");
     for c in v["checks"].as_array().unwrap() {
-        assert!(c["name"].is_string() && c["ok"].is_boolean(), "{c}");
-        assert!(
-            c["duration_ms"].is_number() && c["detail"].is_string(),
-            "{c}"
-        );
+        let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["detail", "duration_ms", "name", "ok"], "{c}");
+        assert!(c["ok"].is_boolean() && c["duration_ms"].is_number(), "{c}");
     }
-    let names: Vec<&str> = v["checks"]
+    let names: Vec<(&str, bool)> = v["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["name"].as_str().unwrap())
+        .map(|c| (c["name"].as_str().unwrap(), c["ok"].as_bool().unwrap()))
         .collect();
-    assert_eq!(names[0], "process", "failing checks come first: {names:?}");
+    assert_eq!(
+        names,
+        [("mcp", false), ("cli", true), ("memory", true)],
+        "failing checks come first"
+    );
 }
 
 #[test]
@@ -311,99 +374,165 @@ fn memory_is_measured_against_the_cgroup_limit() {
     assert_eq!(under.status.code(), Some(0), "{}", text(&under));
 }
 
-#[test]
-fn mcp_down_slow_and_erroring_fail_with_reasons() {
-    let down = free_port();
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--mcp",
-        &format!("tcp://127.0.0.1:{down}"),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("Connection refused"), "{}", text(&out));
+fn check_dependency(url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--skip", "process", "--mcp", url];
+    args.extend_from_slice(extra);
+    health_alone(&args)
+}
 
-    // Slow: accepts, never answers. The timeout is honoured.
-    let slow = fake_server("", None);
+const INTERNAL_ERROR: &str = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom";
+
+fn sse_response(event_data: &str) -> String {
+    let event = format!("event: message\r\ndata: {event_data}\r\n\r\n");
+    // No terminating chunk: the stream stays open, as servers may keep it.
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+        event.len()
+    )
+}
+
+#[rstest]
+#[case::nothing_listens("tcp", "Connection refused")]
+#[case::http_answers_500("http", "answered 500 (expected 2xx/3xx)")]
+#[case::mcp_answers_500("mcp+http", "initialize failed: ")]
+#[case::mcp_answers_a_json_rpc_error("mcp+http rpc", "bad version")]
+fn a_failing_dependency_is_unhealthy_with_the_reason(#[case] kind: &str, #[case] reason: &str) {
+    let url = match kind {
+        "tcp" => format!("tcp://127.0.0.1:{}", free_port()),
+        "http" => format!("http://127.0.0.1:{}/health", answering(INTERNAL_ERROR)),
+        "mcp+http" => format!("mcp+http://127.0.0.1:{}/mcp", answering(INTERNAL_ERROR)),
+        _ => {
+            let body =
+                r#"{"jsonrpc":"2.0","id":{id},"error":{"code":-32602,"message":"bad version"}}"#;
+            let port = fake_server(move |_| {
+                Some(format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {{len}}\r\n\r\n{body}"
+                ))
+            });
+            format!("mcp+http://127.0.0.1:{port}/mcp")
+        }
+    };
+    let out = check_dependency(&url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = text(&out).lines().nth(1).unwrap_or("").to_string();
+    assert!(line.starts_with("FAIL mcp: "), "{}", text(&out));
+    assert!(line.contains(reason), "{}", text(&out));
+}
+
+#[rstest]
+#[case::mcp("mcp+http")]
+#[case::http("http")]
+fn a_silent_dependency_times_out_within_its_budget(#[case] scheme: &str) {
+    let silent = fake_server(|_| None);
     let began = Instant::now();
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--check-timeout",
-        "mcp=1",
-        "--mcp",
-        &format!("mcp+http://127.0.0.1:{slow}/mcp"),
-    ]);
+    let url = format!("{scheme}://127.0.0.1:{silent}/mcp");
+    let out = check_dependency(&url, &["--check-timeout", "mcp=1s"]);
     let took = began.elapsed();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("timed out"), "{}", text(&out));
     assert!(took < Duration::from_secs(3), "{took:?}");
-
-    let error = fake_server(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom",
-        Some(Duration::ZERO),
-    );
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--mcp",
-        &format!("http://127.0.0.1:{error}/health"),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("answered 500 (expected 2xx/3xx)"),
-        "{}",
-        text(&out)
-    );
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--mcp",
-        &format!("mcp+http://127.0.0.1:{error}/mcp"),
-    ]);
-    assert!(
-        text(&out).contains("initialize answered HTTP 500"),
-        "{}",
-        text(&out)
-    );
-
-    let rpc_error = fake_server(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 72\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602,\"message\":\"bad version\"}}",
-        Some(Duration::ZERO),
-    );
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--mcp",
-        &format!("mcp+http://127.0.0.1:{rpc_error}/mcp"),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("initialize failed") && text(&out).contains("bad version"),
-        "{}",
-        text(&out)
-    );
 }
 
 #[test]
-fn mcp_sse_answer_on_a_stream_kept_open_is_accepted() {
-    let event = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2025-06-18\",\"serverInfo\":{\"name\":\"s\",\"version\":\"9\"}}}\r\n\r\n";
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
-        event.len()
-    );
-    // No terminating chunk: the stream stays open, as servers may keep it.
-    let sse = fake_server(Box::leak(response.into_boxed_str()), Some(Duration::ZERO));
+fn an_mcp_answer_on_an_event_stream_kept_open_is_accepted() {
+    let data = r#"{"jsonrpc":"2.0","id":{id},"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"9"}}}"#;
+    let sse = fake_server(move |req| {
+        if req.contains("notifications/initialized") || req.starts_with("DELETE") {
+            Some("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_string())
+        } else {
+            req.starts_with("POST").then(|| sse_response(data))
+        }
+    });
     let began = Instant::now();
-    let out = health_alone(&[
-        "--skip",
-        "process",
-        "--mcp",
-        &format!("mcp+http://127.0.0.1:{sse}/mcp"),
-    ]);
+    let out = check_dependency(&format!("mcp+http://127.0.0.1:{sse}/mcp"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("MCP server s 9"), "{}", text(&out));
+    assert!(
+        text(&out).contains("MCP server s 9 at http://127.0.0.1:"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("(protocol 2025-06-18)"),
+        "{}",
+        text(&out)
+    );
     assert!(began.elapsed() < Duration::from_secs(3));
+}
+
+/// An http check looks at the status line and headers only: an endpoint
+/// that streams forever (an SSE `/sse`) passes at once instead of holding
+/// the check until its timeout.
+#[test]
+fn an_http_check_does_not_read_an_endless_body() {
+    let endless = answering(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n: hi\n\r\n",
+    );
+    let began = Instant::now();
+    let out = check_dependency(
+        &format!("http://127.0.0.1:{endless}/sse"),
+        &["--timeout", "5s"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("answered 200"), "{}", text(&out));
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+}
+
+/// A proxy that answers every request itself and says what it was asked.
+fn proxy() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = fake_server(move |req| {
+        let _ = tx.send(req.lines().next().unwrap_or("").to_string());
+        Some("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string())
+    });
+    (port, rx)
+}
+
+#[rstest]
+#[case::through_http_proxy(&[], true)]
+#[case::not_for_no_proxy_hosts(&[("NO_PROXY", "127.0.0.1")], false)]
+fn http_checks_honour_the_proxy_variables(#[case] extra: &[(&str, &str)], #[case] proxied: bool) {
+    let (proxy_port, asked) = proxy();
+    let closed = free_port();
+    let url = format!("http://127.0.0.1:{closed}/health");
+    let mut cmd = Command::new(agent_init());
+    cmd.args(["health", "--skip", "process", "--mcp", &url])
+        .env("HTTP_PROXY", format!("http://127.0.0.1:{proxy_port}"));
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    if proxied {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let line = asked.recv_timeout(SOON).unwrap();
+        assert_eq!(line, format!("GET {url} HTTP/1.1"));
+    } else {
+        // Control: without the proxy the port is closed.
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(asked.try_recv().is_err(), "the proxy was asked");
+    }
+}
+
+/// The spec's backwards-compatibility rule: a server that answers the
+/// streamable HTTP POST with a 4xx may speak the 2024-11-05 HTTP+SSE
+/// transport; the handshake then runs over its event stream.
+#[test]
+fn an_http_sse_server_of_the_2024_11_05_transport_passes() {
+    let port = free_port();
+    let _server = McpServer::start_with(port, 0.0, "sse");
+    McpServer::wait_listening(port);
+    let out = check_dependency(&format!("mcp+http://127.0.0.1:{port}/sse"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = text(&out).lines().nth(1).unwrap_or("").to_string();
+    assert!(
+        line.starts_with("ok   mcp: MCP server agent-init-test-server"),
+        "{}",
+        text(&out)
+    );
+    assert!(line.contains("HTTP+SSE transport"), "{line}");
 }
 
 #[test]

@@ -84,7 +84,8 @@ fn help_and_version() {
         "AGENT_INIT_GRACE_PERIOD",
         "--signal-target",
         "keep-alive",
-        "EXIT CODES",
+        "Exit codes:",
+        "Subcommands:",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
@@ -123,22 +124,48 @@ fn thousands_of_orphans_at_once_are_reaped() {
     assert_eq!(out.code, Some(0), "{:?} {}", out.stdout, out.stderr);
 }
 
-#[test]
-fn orphans_left_by_an_exited_command_do_not_stay_zombies() {
-    // The command exits while its grandchildren still run; agent-init (PID 1)
-    // exits with it, and the namespace must not keep zombies around: we check
-    // from outside that nothing of it is left.
-    let tp = testproc();
-    let mut init = start(
-        As::Pid1,
-        &args(&sh(&format!("{tp} orphans 50; sleep 0.2; exit 3"))),
+/// The README's promise: when the command exits, what it left running in
+/// its process group is asked to stop (SIGTERM) instead of being silently
+/// SIGKILLed later. A grandchild that traps SIGTERM leaves a mark; with
+/// `--signal-target child` the group is not signalled and it is found
+/// still running afterwards (the control).
+#[rstest::rstest]
+#[case::the_group_gets_sigterm("group")]
+#[case::not_with_signal_target_child("child")]
+fn what_the_command_leaves_in_its_group_gets_sigterm(#[case] target: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "agent-init-leftover-{target}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mark, fifo) = (dir.join("got-sigterm"), dir.join("ready"));
+    // The grandchild reports its pid once its trap is set; only then does
+    // the command exit.
+    let script = format!(
+        "mkfifo {fifo}; \
+         sh -c 'trap \"touch {mark}; exit 0\" TERM; echo $$ > {fifo}; while :; do sleep 0.05; done' >/dev/null 2>&1 & \
+         read pid < {fifo}; echo $pid; exit 4",
+        fifo = fifo.display(),
+        mark = mark.display()
     );
-    let pid = init.pid();
-    let out = init.wait(SOON);
-    assert_eq!(out.code, Some(3));
-    wait_for(SOON, "namespace to be gone", || {
-        state_of(pid).is_none().then_some(())
-    });
+    let out = run(
+        As::Subreaper,
+        &["--log-level", "warn", "--signal-target", target, "--", "sh", "-c", &script],
+    );
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    let pid: i32 = out.stdout[0].parse().unwrap();
+    if target == "group" {
+        wait_for(SOON, "the grandchild's mark", || mark.exists().then_some(()));
+    } else {
+        assert!(
+            matches!(state_of(pid), Some(s) if s != 'Z'),
+            "the grandchild is gone though nobody signalled it"
+        );
+        assert!(!mark.exists());
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 const FORWARDED: [Signal; 8] = [
@@ -479,4 +506,51 @@ fn binary_is_static_and_runs_without_any_library() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("agent-init "));
+}
+
+/// Regression: a SIGCHLD arriving while the init tears down its signal
+/// handling made it spin forever instead of exiting (the handler wrote to
+/// a closed socket, raising SIGPIPE inside the SIGPIPE handler). Children
+/// dying just as the init exits make that moment likely; ten rounds.
+#[test]
+fn exits_promptly_while_its_children_die_around_it() {
+    for round in 0..10 {
+        let out = start(
+            As::Pid1,
+            &args(&sh("for i in $(seq 50); do sleep 30 & done; exit 0")),
+        )
+        .wait(Duration::from_secs(5));
+        assert_eq!(out.code, Some(0), "round {round}: {}", out.stderr);
+    }
+}
+
+/// The init's sockets (status, signal delivery) and event descriptors
+/// stay its own; the command gets only what the init itself was given.
+#[test]
+fn the_command_inherits_no_descriptor_of_the_init() {
+    let out = run(
+        As::Pid1,
+        &args(&sh(
+            "ls -l /proc/self/fd | grep -c -E 'socket:|anon_inode:' || true",
+        )),
+    );
+    assert_eq!(out.stdout, ["0"], "{}", out.stderr);
+    // Control: the init does hold such descriptors.
+    let mut init = start(As::Pid1, &["--log-level", "warn"]);
+    let pid = init.pid();
+    let held = wait_for(SOON, "the init's descriptors", || {
+        let n = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()?
+            .flatten()
+            .filter(|e| {
+                std::fs::read_link(e.path())
+                    .map(|l| l.to_string_lossy().starts_with("socket:"))
+                    .unwrap_or(false)
+            })
+            .count();
+        (n > 0).then_some(n)
+    });
+    assert!(held > 0);
+    init.signal(Signal::SIGTERM);
+    assert_eq!(init.wait(SOON).code, Some(0));
 }

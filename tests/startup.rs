@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use rstest::rstest;
 use support::*;
 
 fn bin() -> String {
@@ -22,11 +23,9 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!(
-            "agent-init-{tag}-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("agent-init-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -94,6 +93,9 @@ fn kubelet_volume(dir: &Path, stamp: &str, keys: &[(&str, &str)]) {
     }
 }
 
+/// The whole output, line by line: every key with a real value or
+/// `(unset)`, its source in words, variable names under env.set in their
+/// own case, and a secret's value redacted.
 #[test]
 fn config_shows_every_value_with_its_source() {
     let s = Scratch::new("cfg");
@@ -109,73 +111,123 @@ fn config_shows_every_value_with_its_source() {
         &[
             ("AGENT_INIT_WORKSPACE__PATH", "/srv/ws"),
             ("AGENT_INIT_ENV__SET__GITHUB_TOKEN", "ghp_secret123"),
+            ("AGENT_INIT_ENV__SET__MixedCase", "shown"),
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let t = out(&o);
-    let line = |key: &str| {
-        t.lines()
-            .find(|l| l.starts_with(&format!("{key} =")))
-            .unwrap_or("")
-            .to_string()
-    };
-    assert!(
-        line("grace_period").contains(&format!("# file {} key grace_period", s.s("c.toml"))),
-        "{t}"
+    let file = s.s("c.toml");
+    let expected = format!(
+        "# configuration file: {file}
+configmaps = []                    # default
+credentials = []                   # default
+env.enabled = true                 # default
+env.require = []                   # default
+env.set.GITHUB_TOKEN = <redacted>  # env AGENT_INIT_ENV__SET__GITHUB_TOKEN
+env.set.MixedCase = \"shown\"        # env AGENT_INIT_ENV__SET__MixedCase
+git.enabled = true                 # default
+git.safe_directories = []          # default
+grace_period = \"3s\"                # file {file} key grace_period
+health.cache = \"0s\"                # default
+health.check_timeouts = {{}}         # default
+health.cli = (unset)               # default
+health.deep = false                # default
+health.listen = (unset)            # default
+health.mcp = (unset)               # default
+health.min_free_disk_mb = 100      # default
+health.min_free_inodes = 1000      # default
+health.min_free_memory_mb = 64     # default
+health.probe = \"readiness\"         # default
+health.skip = []                   # default
+health.timeout = \"5s\"              # default
+hooks = []                         # default
+log_format = \"text\"                # default
+log_level = \"info\"                 # default
+no_new_privs = false               # default
+preset = (unset)                   # default
+signal_target = \"child\"            # flag --signal-target
+user = (unset)                     # default
+wait.enabled = true                # default
+wait.timeout = \"12s\"               # file {file} key wait.timeout
+wait.urls = []                     # default
+workspace.enabled = true           # default
+workspace.path = \"/srv/ws\"         # env AGENT_INIT_WORKSPACE__PATH
+workspace.require_mount = true     # default
+"
     );
-    assert!(
-        line("wait.timeout").contains("12") && line("wait.timeout").contains("file"),
-        "{t}"
-    );
-    assert!(
-        line("workspace.path").contains("# env AGENT_INIT_WORKSPACE__PATH"),
-        "{t}"
-    );
-    assert!(
-        line("signal_target").contains("# flag --signal-target"),
-        "{t}"
-    );
-    assert!(line("log_level").contains("# default"), "{t}");
-    assert!(
-        line("env.set.github_token").contains("<redacted>")
-            || line("env.set.GITHUB_TOKEN").contains("<redacted>"),
-        "{t}"
-    );
-    assert!(!t.contains("ghp_secret123"), "{t}");
+    let got = out(&o);
+    for (n, (g, e)) in got.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(g, e, "line {n}:\n{got}");
+    }
+    assert_eq!(got.lines().count(), expected.lines().count(), "{got}");
+}
+
+/// One case per kind of bad input: each names the key (or file, or
+/// variable) and where the value came from, and exits 78; a flag whose
+/// value does not parse is a usage error, 64. None of them may crash.
+#[rstest]
+#[case::toml_syntax(Some("grace_period = 3\n[workspace\npath = \"/x\"\n"), &[], &[], 78, &["line 2", "c.toml"])]
+#[case::unknown_key_in_the_file(Some("[workspace]\npth = \"/x\"\n"), &[], &[], 78, &["workspace.pth", "unknown field"])]
+#[case::not_a_boolean(None, &[("AGENT_INIT_WORKSPACE__REQUIRE_MOUNT", "maybe")], &[], 78,
+    &["workspace.require_mount from env AGENT_INIT_WORKSPACE__REQUIRE_MOUNT"])]
+#[case::not_a_duration(None, &[("AGENT_INIT_GRACE_PERIOD", "soon")], &[], 78,
+    &["grace_period from env AGENT_INIT_GRACE_PERIOD", "`soon` is not a duration"])]
+#[case::unknown_variable(None, &[("AGENT_INIT_NO_SUCH_KEY", "1")], &[], 78, &["AGENT_INIT_NO_SUCH_KEY"])]
+#[case::unknown_preset_from_a_flag(None, &[], &["--preset", "notepad"], 78, &["preset from flag --preset: unknown preset `notepad`"])]
+#[case::unparsable_flag_value(None, &[], &["--grace-period", "soon"], 64, &["grace_period from flag --grace-period", "soon"])]
+#[case::negative_wait_timeout(None, &[("AGENT_INIT_WAIT__TIMEOUT", "-1")], &["--wait", "tcp://127.0.0.1:9"], 78,
+    &["wait.timeout from env AGENT_INIT_WAIT__TIMEOUT: `-1` is negative"])]
+#[case::absurd_grace_period(Some("grace_period = 1e308\n"), &[], &[], 78, &["grace_period from file", "1e308 is far too long"])]
+#[case::infinite_cache(None, &[("AGENT_INIT_HEALTH__CACHE", "inf")], &["--health-listen", "127.0.0.1:0"], 78,
+    &["health.cache from env AGENT_INIT_HEALTH__CACHE", "`inf` is not a finite number of seconds"])]
+#[case::too_long_grace_period(None, &[("AGENT_INIT_GRACE_PERIOD", "3d")], &[], 78,
+    &["grace_period from env AGENT_INIT_GRACE_PERIOD: 3days is too long (at most 1day)"])]
+#[case::nan_hook_timeout(Some("[[hooks]]\ncommand = \"true\"\ntimeout = nan\n"), &[], &[], 78, &["hooks", "timeout"])]
+fn bad_configuration_names_key_and_source(
+    #[case] file: Option<&str>,
+    #[case] env: &[(&str, &str)],
+    #[case] flags: &[&str],
+    #[case] code: i32,
+    #[case] needles: &[&str],
+) {
+    let s = Scratch::new("cfgerr");
+    let mut args: Vec<String> = Vec::new();
+    if let Some(text) = file {
+        std::fs::write(s.path("c.toml"), text).unwrap();
+        args.extend(["--config".to_string(), s.s("c.toml")]);
+    }
+    args.extend(flags.iter().map(|f| f.to_string()));
+    args.extend(["--".to_string(), "true".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = agent(&args, env);
+    exits_with(&o, code, needles);
+    assert!(!err(&o).contains("panicked"), "{}", err(&o));
 }
 
 #[test]
-fn configuration_errors_name_key_source_and_exit_78() {
-    let s = Scratch::new("cfgerr");
-    std::fs::write(
-        s.path("bad.toml"),
-        "grace_period = 3\n[workspace\npath = \"/x\"\n",
-    )
-    .unwrap();
-    let o = agent(&["--config", &s.s("bad.toml"), "--", "true"], &[]);
-    exits_with(&o, 78, &["line 2", "bad.toml"]);
-
-    std::fs::write(s.path("unknown.toml"), "[workspace]\npth = \"/x\"\n").unwrap();
-    let o = agent(&["--config", &s.s("unknown.toml"), "--", "true"], &[]);
-    exits_with(&o, 78, &["workspace.pth", "unknown field"]);
-
+fn a_missing_configuration_file_is_named() {
     let o = agent(
-        &["--", "true"],
-        &[("AGENT_INIT_WORKSPACE__REQUIRE_MOUNT", "maybe")],
+        &["--config", "/nonexistent/missing.toml", "--", "true"],
+        &[],
     );
     exits_with(
         &o,
         78,
-        &["workspace.require_mount from env AGENT_INIT_WORKSPACE__REQUIRE_MOUNT"],
+        &["configuration file /nonexistent/missing.toml does not exist"],
     );
-    let o = agent(&["--", "true"], &[("AGENT_INIT_GRACE_PERIOD", "soon")]);
-    exits_with(&o, 78, &["grace_period from env AGENT_INIT_GRACE_PERIOD"]);
-    let o = agent(&["--", "true"], &[("AGENT_INIT_NO_SUCH_KEY", "1")]);
-    exits_with(&o, 78, &["AGENT_INIT_NO_SUCH_KEY"]);
-    let o = agent(&["--config", &s.s("missing.toml"), "--", "true"], &[]);
-    exits_with(&o, 78, &["missing.toml"]);
-    let o = agent(&["--preset", "notepad", "--", "true"], &[]);
-    exits_with(&o, 78, &["unknown preset `notepad`"]);
+}
+
+/// The README documents AGENT_INIT_HEALTH__PROBE: it is a real setting,
+/// read by `agent-init health`, and harmless to the init.
+#[test]
+fn the_health_probe_variable_is_a_setting() {
+    let o = agent(&["--", "true"], &[("AGENT_INIT_HEALTH__PROBE", "liveness")]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = agent(
+        &["health", "--format", "json"],
+        &[("AGENT_INIT_HEALTH__PROBE", "liveness")],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["probe"], "liveness", "{v}");
 }
 
 #[test]

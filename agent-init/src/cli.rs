@@ -1,13 +1,26 @@
-//! The command line: the only place flags and their environment twins are
-//! named. Parsing turns argv into a [`Cli`]; nothing here has side effects.
+//! The command line, read from the option table (`config::options`): each
+//! flag, its help, its environment twin and default come from there, and
+//! so does `--help`. Parsing turns argv into an [`Invocation`] whose flags
+//! are the top configuration layer; nothing here has side effects, and
+//! nothing imports it but `main`.
+//!
+//! Flags take `--flag VALUE` or `--flag=VALUE`; the first argument that is
+//! not a flag (or everything after `--`) is the command, so the command's
+//! own flags are never read as ours.
 
 use std::ffi::OsString;
-use std::time::Duration;
+use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use figment::value::{Dict, Value};
+
+use crate::config::options::{self, Kind, Opt, HEALTH, INIT};
+use crate::config::Flags;
+
+const ABOUT: &str = "A small, static PID 1 for AI-coding-agent containers: reaps zombies, \
+forwards signals to the command's process group and exits with its code.";
 
 const AFTER_HELP: &str = "\
-MODES:
+Modes:
   agent-init [OPTIONS] -- CMD [ARGS...]   command mode: run CMD as the only direct
                                          child, forward signals, reap zombies, exit
                                          with CMD's code (128+N if killed by signal N)
@@ -15,490 +28,531 @@ MODES:
   agent-init [OPTIONS]                    keep-alive mode: stay up for `docker exec`,
                                          reap orphans, exit 0 on SIGTERM/SIGINT
 
-EXIT CODES:
+Exit codes:
   CMD's own code, or 128+N when CMD was killed by signal N (or when startup
   was interrupted by signal N)
   64 usage error       69 dependency unavailable   70 internal error
   71 OS error          75 startup hook failed      78 configuration error
   126 CMD not executable                            127 CMD not found
 
-CONFIGURATION:
+Configuration:
   Later wins: defaults < /etc/agent-init/config.toml (or --config) <
   AGENT_INIT_* environment variables (nested keys joined by __, e.g.
   AGENT_INIT_WORKSPACE__PATH) < flags. `agent-init config` shows each value
   and where it came from.";
 
-/// A small, static PID 1 for AI-coding-agent containers: reaps zombies,
-/// forwards signals to the command's process group and exits with its code.
-#[derive(Debug, Parser)]
-#[command(
-    name = "agent-init",
-    version,
-    after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub init: InitOptions,
-
-    #[command(flatten)]
-    pub health: HealthOptions,
-
-    #[command(subcommand)]
-    pub subcommand: Option<Sub>,
-
-    /// The command to run, with its arguments. Without one, agent-init
-    /// keeps alive. Put `--` before it when it starts with `-` or has the
-    /// name of a subcommand.
-    #[arg(trailing_var_arg = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
-}
-
-#[derive(Debug, clap::Subcommand)]
+/// Which part of agent-init runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sub {
-    /// Check the container's health for a Docker HEALTHCHECK or a Kubernetes
-    /// probe: exit 0 healthy, 1 unhealthy; one line per check, failing first.
-    #[command(visible_alias = "healthcheck")]
-    Health(HealthArgs),
-    /// Print the effective configuration and where each value came from.
-    Config(ConfigArgs),
-    /// Run every startup validation without starting the command (for CI or
-    /// a `docker build` smoke test); exit 0 when all pass.
-    Check(ConfigArgs),
-    /// Run CMD with exactly the environment, user and git trust the main
-    /// command got, taken from the running init (use with `docker exec`).
-    Exec(ExecArgs),
+    /// The init: the command, or keep-alive.
+    Init,
+    Health,
+    Config,
+    Check,
+    Exec,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct ConfigArgs {
-    #[command(flatten)]
-    pub init: InitOptions,
-    #[command(flatten)]
-    pub health: HealthOptions,
+/// How `health` prints (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct ExecArgs {
-    /// The command to run.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+pub struct Invocation {
+    pub sub: Sub,
+    /// `--config PATH`.
+    pub config: Option<PathBuf>,
+    /// The flags given, as the top configuration layer.
+    pub flags: Flags,
+    pub format: Format,
+    /// The command (init) or what `exec` runs; empty for keep-alive.
     pub command: Vec<OsString>,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct HealthArgs {
-    /// Which probe: liveness (init and command alive only, never external
-    /// dependencies), readiness (adds MCP, workspace, CLI, memory, disk),
-    /// startup (liveness plus: the startup steps have finished).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "readiness",
-        env = "AGENT_INIT_HEALTH__PROBE"
-    )]
-    pub probe: Probe,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
-
-    /// Configuration file (TOML) [default: /etc/agent-init/config.toml]
-    /// [env: AGENT_INIT_CONFIG]
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<std::path::PathBuf>,
-
-    #[command(flatten)]
-    pub workspace: WorkspaceOptions,
-
-    #[command(flatten)]
-    pub options: HealthOptions,
+/// Why parsing stopped: text for standard output (help, version, exit 0)
+/// or a usage error for standard error (exit 64).
+#[derive(Debug)]
+pub enum Stop {
+    Print(String),
+    Usage(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Probe {
-    Liveness,
-    Readiness,
-    Startup,
-}
+const SUBCOMMANDS: [(&str, Sub, &str); 5] = [
+    (
+        "health",
+        Sub::Health,
+        "Check the container's health for a Docker HEALTHCHECK or a Kubernetes probe: exit 0 healthy, 1 unhealthy; one line per check, failing first",
+    ),
+    ("healthcheck", Sub::Health, "The same as health"),
+    (
+        "config",
+        Sub::Config,
+        "Print the effective configuration and where each value came from",
+    ),
+    (
+        "check",
+        Sub::Check,
+        "Run every startup validation without starting the command (for CI or a `docker build` smoke test); exit 0 when all pass",
+    ),
+    (
+        "exec",
+        Sub::Exec,
+        "Run CMD with exactly the environment, user and git trust the main command got, taken from the running init (use with `docker exec`)",
+    ),
+];
 
-impl Probe {
-    pub fn name(self) -> &'static str {
-        match self {
-            Probe::Liveness => "liveness",
-            Probe::Readiness => "readiness",
-            Probe::Startup => "startup",
+/// Parses argv (with the program name first).
+pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Stop> {
+    let mut args = argv.into_iter().skip(1).peekable();
+    let sub = match args.peek().and_then(|a| a.to_str()) {
+        Some(name) => SUBCOMMANDS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(n, sub, about)| (*n, *sub, *about)),
+        None => None,
+    };
+    let (name, sub) = match sub {
+        Some((name, sub, _)) => {
+            args.next();
+            (format!("agent-init {name}"), sub)
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// Health-check flags (keys `health.*`, `workspace.*`); shared by `agent-init
-/// health` and the init's HTTP endpoint. Unset flags leave the value to the
-/// configuration file, the environment or the default.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Health checks")]
-pub struct HealthOptions {
-    /// MCP server or other dependency to check: tcp://HOST:PORT,
-    /// http://HOST:PORT/PATH[#status=N], mcp+http://HOST:PORT/PATH
-    /// [env: AGENT_INIT_HEALTH__MCP]
-    #[arg(long, value_name = "URL")]
-    pub mcp: Option<String>,
-
-    /// Agent CLI that must be on PATH and executable [env: AGENT_INIT_HEALTH__CLI]
-    #[arg(long, value_name = "NAME")]
-    pub cli: Option<String>,
-
-    /// Also run the CLI's `--version` [env: AGENT_INIT_HEALTH__DEEP]
-    #[arg(long)]
-    pub deep: bool,
-
-    /// Minimum available memory against the cgroup limit [default: 64]
-    /// [env: AGENT_INIT_HEALTH__MIN_FREE_MEMORY_MB]
-    #[arg(long, value_name = "MB")]
-    pub min_free_memory: Option<u64>,
-
-    /// Minimum free space on the workspace filesystem [default: 100]
-    /// [env: AGENT_INIT_HEALTH__MIN_FREE_DISK_MB]
-    #[arg(long, value_name = "MB")]
-    pub min_free_disk: Option<u64>,
-
-    /// Minimum free inodes on the workspace filesystem [default: 1000]
-    /// [env: AGENT_INIT_HEALTH__MIN_FREE_INODES]
-    #[arg(long, value_name = "N")]
-    pub min_free_inodes: Option<u64>,
-
-    /// Time budget of each check [default: 5] [env: AGENT_INIT_HEALTH__TIMEOUT]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub timeout: Option<Duration>,
-
-    /// Time budget of one check, overriding --timeout (repeatable): mcp=2
-    #[arg(long = "check-timeout", value_name = "NAME=SECONDS", value_parser = parse_check_timeout)]
-    pub check_timeouts: Vec<(String, Duration)>,
-
-    /// Checks to leave out (repeatable or comma-separated): process, cli,
-    /// workspace, disk, mcp, memory [env: AGENT_INIT_HEALTH__SKIP]
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
-    pub skip: Vec<String>,
-}
-
-fn parse_check_timeout(s: &str) -> Result<(String, Duration), String> {
-    let (name, secs) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=SECONDS"))?;
-    Ok((name.trim().to_string(), parse_seconds(secs)?))
-}
-
-/// The workspace (keys `workspace.*`): used by the startup step and the
-/// health check alike.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct WorkspaceOptions {
-    /// Workspace directory: validated at startup, trusted by git, checked by
-    /// health [env: AGENT_INIT_WORKSPACE__PATH]
-    #[arg(long, value_name = "PATH")]
-    pub workspace: Option<std::path::PathBuf>,
-
-    /// Whether the workspace must be a mount point [default: true]
-    /// [env: AGENT_INIT_WORKSPACE__REQUIRE_MOUNT]
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
-    pub require_mount: Option<bool>,
-}
-
-impl WorkspaceOptions {
-    pub fn add_to(&self, f: &mut crate::config::Flags) {
-        if let Some(p) = &self.workspace {
-            f.set(
-                "workspace.path",
-                "--workspace",
-                p.to_string_lossy().as_ref(),
-            );
+        None => ("agent-init".to_string(), Sub::Init),
+    };
+    let scope = if sub == Sub::Health { HEALTH } else { INIT };
+    let mut inv = Invocation {
+        sub,
+        config: None,
+        flags: Flags::new(),
+        format: Format::Text,
+        command: Vec::new(),
+    };
+    let mut lists: Vec<(&'static Opt, String, Vec<String>)> = Vec::new();
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            if takes_command(sub) {
+                inv.command.push(arg);
+                inv.command.extend(args);
+                break;
+            }
+            return Err(usage(
+                &name,
+                &format!("unexpected argument '{}'", arg.to_string_lossy()),
+            ));
+        };
+        if text == "--" {
+            inv.command.extend(args);
+            break;
         }
-        if let Some(b) = self.require_mount {
-            f.set("workspace.require_mount", "--require-mount", b);
+        match text {
+            "-h" | "--help" => return Err(Stop::Print(help(sub, &name, scope))),
+            "-V" | "--version" if sub == Sub::Init => {
+                return Err(Stop::Print(format!(
+                    "agent-init {}\n",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            _ => {}
         }
-    }
-}
-
-/// Options of the init itself. Unset flags leave the value to the
-/// configuration file, the environment or the default.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct InitOptions {
-    /// Configuration file (TOML) [default: /etc/agent-init/config.toml]
-    /// [env: AGENT_INIT_CONFIG]
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<std::path::PathBuf>,
-
-    /// Seconds to wait after forwarding SIGTERM/SIGINT before SIGKILLing the
-    /// command's process group [default: 8] [env: AGENT_INIT_GRACE_PERIOD]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub grace_period: Option<Duration>,
-
-    /// Where forwarded signals go: the command's process group or the
-    /// command only [default: group] [env: AGENT_INIT_SIGNAL_TARGET]
-    #[arg(long, value_enum)]
-    pub signal_target: Option<SignalTarget>,
-
-    /// Log format on standard error [default: text] [env: AGENT_INIT_LOG_FORMAT]
-    #[arg(long, value_enum)]
-    pub log_format: Option<LogFormat>,
-
-    /// off, error, warn, info, debug or trace [default: info]
-    /// [env: AGENT_INIT_LOG_LEVEL]
-    #[arg(long, value_name = "LEVEL")]
-    pub log_level: Option<String>,
-
-    #[command(flatten)]
-    pub workspace: WorkspaceOptions,
-
-    /// Mounted ConfigMap/Secret directory or .env file whose keys become
-    /// the command's environment (repeatable)
-    #[arg(long = "configmap", value_name = "DIR")]
-    pub configmaps: Vec<std::path::PathBuf>,
-
-    /// Variable that must be set and non-empty; `A|B|file:PATH` accepts any
-    /// one of them (repeatable) [env: AGENT_INIT_ENV__REQUIRE]
-    #[arg(long = "require-env", value_name = "NAME")]
-    pub require_env: Vec<String>,
-
-    /// Dependency to wait for before starting: tcp://, http://,
-    /// mcp+http:// (repeatable) [env: AGENT_INIT_WAIT__URLS]
-    #[arg(long = "wait", value_name = "URL")]
-    pub wait: Vec<String>,
-
-    /// Total seconds to wait for dependencies [default: 60]
-    /// [env: AGENT_INIT_WAIT__TIMEOUT]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub wait_timeout: Option<Duration>,
-
-    /// Run the command as USER[:GROUP] (names or numbers) [env: AGENT_INIT_USER]
-    #[arg(long, value_name = "USER[:GROUP]")]
-    pub user: Option<String>,
-
-    /// CLI preset: telemetry and auto-update off, non-interactive settings
-    /// (claude, codex, gemini, opencode, qwen, openhands, aider)
-    /// [env: AGENT_INIT_PRESET]
-    #[arg(long, value_name = "CLI")]
-    pub preset: Option<String>,
-
-    /// Serve /livez, /readyz and /healthz over HTTP on this address
-    /// [env: AGENT_INIT_HEALTH__LISTEN]
-    #[arg(long, value_name = "ADDR")]
-    pub health_listen: Option<String>,
-
-    /// Seconds an HTTP probe result may be reused [default: 0]
-    /// [env: AGENT_INIT_HEALTH__CACHE]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub health_cache: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignalTarget {
-    /// The command's process group (it runs in its own session or group).
-    Group,
-    /// The command's process only.
-    Child,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-impl InitOptions {
-    /// The flags that were given, as the top configuration layer.
-    pub fn layer(&self, health: &HealthOptions) -> crate::config::Flags {
-        use crate::config::Flags;
-        let mut f = Flags::new();
-        let secs = |d: &Duration| d.as_secs_f64();
-        if let Some(d) = &self.grace_period {
-            f.set("grace_period", "--grace-period", secs(d));
+        if !text.starts_with('-') || text == "-" {
+            if takes_command(sub) {
+                inv.command.push(arg);
+                inv.command.extend(args);
+                break;
+            }
+            return Err(usage(&name, &format!("unexpected argument '{text}' found")));
         }
-        if let Some(t) = self.signal_target {
-            f.set(
-                "signal_target",
-                "--signal-target",
-                if t == SignalTarget::Group {
-                    "group"
-                } else {
-                    "child"
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (text, None),
+        };
+        let mut value = |placeholder: &str| -> Result<String, Stop> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => match args.next() {
+                    Some(v) => v.into_string().map_err(|v| {
+                        usage(&name, &format!("the value of {flag} is not UTF-8: {v:?}"))
+                    }),
+                    None => Err(usage(
+                        &name,
+                        &format!("a value is required for '{flag} <{placeholder}>' but none was supplied"),
+                    )),
                 },
-            );
+            }
+        };
+        if sub == Sub::Exec {
+            return Err(usage(
+                &name,
+                &format!("unexpected argument '{text}' found (put the command after --)"),
+            ));
         }
-        if let Some(l) = self.log_format {
-            f.set(
-                "log_format",
-                "--log-format",
-                if l == LogFormat::Text { "text" } else { "json" },
-            );
+        if flag == "--config" {
+            inv.config = Some(PathBuf::from(value("PATH")?));
+            continue;
         }
-        if let Some(l) = &self.log_level {
-            f.set("log_level", "--log-level", l.as_str());
+        if flag == "--format" && sub == Sub::Health {
+            inv.format = match value("text|json")?.as_str() {
+                "text" => Format::Text,
+                "json" => Format::Json,
+                other => {
+                    return Err(usage(
+                        &name,
+                        &format!(
+                            "invalid value '{other}' for '--format <text|json>': use text or json"
+                        ),
+                    ))
+                }
+            };
+            continue;
         }
-        self.workspace.add_to(&mut f);
-        if !self.configmaps.is_empty() {
-            let maps: Vec<figment::value::Value> = self
-                .configmaps
+        let opt = flag.strip_prefix("--").and_then(|f| {
+            options::OPTIONS
+                .iter()
+                .find(|o| o.flag == Some(f) && o.scope & scope != 0)
+        });
+        let Some(opt) = opt else {
+            return Err(usage(
+                &name,
+                &format!("unexpected argument '{flag}' found\n\n  tip: to pass '{flag}' as a value, use '-- {flag}'"),
+            ));
+        };
+        match opt.kind {
+            Kind::Switch => {
+                if inline.is_some() {
+                    return Err(usage(&name, &format!("{flag} takes no value")));
+                }
+                inv.flags.set(opt.key, flag, true);
+            }
+            Kind::Value => {
+                let v = value(opt.value)?;
+                inv.flags.set(opt.key, flag, v.as_str());
+            }
+            Kind::Map => {
+                let pair = value(opt.value)?;
+                let Some((k, v)) = pair.split_once('=') else {
+                    return Err(usage(
+                        &name,
+                        &format!("{flag} `{pair}` is not {}", opt.value),
+                    ));
+                };
+                inv.flags
+                    .set(&format!("{}.{}", opt.key, k.trim()), flag, v.trim());
+            }
+            Kind::List | Kind::Paths => {
+                let v = value(opt.value)?;
+                let items: Vec<String> = if opt.key == "health.skip" {
+                    v.split(',').map(|s| s.trim().to_string()).collect()
+                } else {
+                    vec![v]
+                };
+                match lists.iter_mut().find(|(o, _, _)| o.key == opt.key) {
+                    Some((_, _, all)) => all.extend(items),
+                    None => lists.push((opt, flag.to_string(), items)),
+                }
+            }
+        }
+    }
+    // Repeated flags form one list, which replaces the file's.
+    for (opt, flag, items) in lists {
+        if opt.kind == Kind::Paths {
+            let tables: Vec<Value> = items
                 .iter()
                 .map(|p| {
-                    let mut d = figment::value::Dict::new();
-                    d.insert("path".into(), p.to_string_lossy().as_ref().into());
+                    let mut d = Dict::new();
+                    d.insert("path".into(), p.as_str().into());
                     d.into()
                 })
                 .collect();
-            f.set("configmaps", "--configmap", maps);
-        }
-        if !self.require_env.is_empty() {
-            f.set("env.require", "--require-env", self.require_env.clone());
-        }
-        if !self.wait.is_empty() {
-            f.set("wait.urls", "--wait", self.wait.clone());
-        }
-        if let Some(d) = &self.wait_timeout {
-            f.set("wait.timeout", "--wait-timeout", secs(d));
-        }
-        if let Some(u) = &self.user {
-            f.set("user", "--user", u.as_str());
-        }
-        if let Some(p) = &self.preset {
-            f.set("preset", "--preset", p.as_str());
-        }
-        if let Some(a) = &self.health_listen {
-            f.set("health.listen", "--health-listen", a.as_str());
-        }
-        if let Some(d) = &self.health_cache {
-            f.set("health.cache", "--health-cache", secs(d));
-        }
-        health.add_to(&mut f);
-        f
-    }
-}
-
-impl HealthOptions {
-    pub fn add_to(&self, f: &mut crate::config::Flags) {
-        if let Some(u) = &self.mcp {
-            f.set("health.mcp", "--mcp", u.as_str());
-        }
-        if let Some(c) = &self.cli {
-            f.set("health.cli", "--cli", c.as_str());
-        }
-        if self.deep {
-            f.set("health.deep", "--deep", true);
-        }
-        if let Some(v) = self.min_free_memory {
-            f.set("health.min_free_memory_mb", "--min-free-memory", v);
-        }
-        if let Some(v) = self.min_free_disk {
-            f.set("health.min_free_disk_mb", "--min-free-disk", v);
-        }
-        if let Some(v) = self.min_free_inodes {
-            f.set("health.min_free_inodes", "--min-free-inodes", v);
-        }
-        if let Some(d) = &self.timeout {
-            f.set("health.timeout", "--timeout", d.as_secs_f64());
-        }
-        for (name, d) in &self.check_timeouts {
-            f.set(
-                &format!("health.check_timeouts.{name}"),
-                "--check-timeout",
-                d.as_secs_f64(),
-            );
-        }
-        if !self.skip.is_empty() {
-            f.set("health.skip", "--skip", self.skip.clone());
-        }
-    }
-}
-
-/// What to run, once the command line has been parsed.
-#[derive(Debug)]
-pub enum Mode {
-    /// Run this command (argv[0] first) as the only direct child.
-    Command(Vec<OsString>),
-    /// No command: stay up and reap.
-    KeepAlive,
-}
-
-impl Cli {
-    pub fn mode(&mut self) -> Mode {
-        let command = std::mem::take(&mut self.command);
-        if command.is_empty() {
-            Mode::KeepAlive
+            inv.flags.set(opt.key, &flag, tables);
         } else {
-            Mode::Command(command)
+            inv.flags.set(opt.key, &flag, items);
         }
+    }
+    if sub == Sub::Exec && inv.command.is_empty() {
+        return Err(usage(
+            &name,
+            "the command to run is missing: agent-init exec -- CMD [ARGS...]",
+        ));
+    }
+    Ok(inv)
+}
+
+fn takes_command(sub: Sub) -> bool {
+    matches!(sub, Sub::Init | Sub::Exec)
+}
+
+fn synopsis(name: &str) -> String {
+    match name {
+        "agent-init" => {
+            "agent-init [OPTIONS] [--] [CMD [ARGS...]]\n       agent-init <SUBCOMMAND> [OPTIONS]"
+                .into()
+        }
+        "agent-init exec" => "agent-init exec [--] CMD [ARGS...]".into(),
+        other => format!("{other} [OPTIONS]"),
     }
 }
 
-pub fn parse_seconds(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("`{s}` is not a non-negative number of seconds"))
+fn usage(name: &str, message: &str) -> Stop {
+    Stop::Usage(format!(
+        "error: {message}\n\nUsage: {}\n\nFor more information, try '--help'.\n",
+        synopsis(name)
+    ))
+}
+
+/// `--help`, generated from the option table.
+fn help(sub: Sub, name: &str, scope: u8) -> String {
+    let mut out = String::new();
+    let about = match sub {
+        Sub::Init => ABOUT,
+        _ => SUBCOMMANDS
+            .iter()
+            .find(|(_, s, _)| *s == sub)
+            .map_or("", |(_, _, a)| *a),
+    };
+    out.push_str(about);
+    out.push_str(&format!("\n\nUsage: {}\n", synopsis(name)));
+    if sub == Sub::Init {
+        out.push_str("\nSubcommands:\n");
+        for (n, _, about) in SUBCOMMANDS.iter().filter(|(n, _, _)| *n != "healthcheck") {
+            out.push_str(&format!("  {n:<8} {about}\n"));
+        }
+    }
+    if sub != Sub::Exec {
+        out.push_str("\nOptions:\n");
+        let mut entries: Vec<(String, String)> = vec![(
+            "--config <PATH>".into(),
+            "Configuration file (TOML) [env: AGENT_INIT_CONFIG] [default: /etc/agent-init/config.toml]".into(),
+        )];
+        if sub == Sub::Health {
+            entries.push((
+                "--format <text|json>".into(),
+                "Output format [default: text]".into(),
+            ));
+        }
+        for o in options::OPTIONS.iter().filter(|o| o.scope & scope != 0) {
+            let Some(flag) = o.flag else { continue };
+            let left = match o.kind {
+                Kind::Switch => format!("--{flag}"),
+                _ => format!("--{flag} <{}>", o.value),
+            };
+            let mut text = format!("{} [env: {}]", o.help, options::env_name(o.key));
+            if !matches!(o.default, "" | "[]" | "{}") {
+                text.push_str(&format!(" [default: {}]", o.default));
+            }
+            entries.push((left, text));
+        }
+        entries.push(("-h, --help".into(), "Print help".into()));
+        if sub == Sub::Init {
+            entries.push(("-V, --version".into(), "Print version".into()));
+        }
+        for (left, text) in entries {
+            out.push_str(&format!("  {left}\n"));
+            for line in wrap(&text, 70) {
+                out.push_str(&format!("          {line}\n"));
+            }
+        }
+    }
+    if sub == Sub::Init {
+        out.push('\n');
+        out.push_str(AFTER_HELP);
+        out.push('\n');
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines
+            .last_mut()
+            .map(|l| (l.len(), l))
+            .filter(|(len, _)| len + word.len() < width);
+        match line {
+            Some((0, l)) => l.push_str(word),
+            Some((_, l)) => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            None => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(args).unwrap()
+    fn parse_args(args: &[&str]) -> Result<Invocation, Stop> {
+        let argv = std::iter::once("agent-init")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        parse(argv)
+    }
+
+    fn parse_ok(args: &[&str]) -> Invocation {
+        parse_args(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse_args(args) {
+            Err(Stop::Usage(text)) => text,
+            Err(Stop::Print(text)) => panic!("{args:?} printed {text}"),
+            Ok(_) => panic!("{args:?} parsed"),
+        }
     }
 
     #[test]
     fn command_after_double_dash() {
-        let mut cli = parse(&["agent-init", "--", "sh", "-c", "exit 3"]);
-        match cli.mode() {
-            Mode::Command(argv) => assert_eq!(argv, ["sh", "-c", "exit 3"]),
-            m => panic!("{m:?}"),
-        }
+        let i = parse_ok(&["--", "sh", "-c", "exit 3"]);
+        assert_eq!(i.sub, Sub::Init);
+        assert_eq!(i.command, ["sh", "-c", "exit 3"]);
     }
 
     #[test]
     fn command_without_double_dash() {
-        let mut cli = parse(&["agent-init", "--grace-period", "2", "bash", "-l"]);
-        assert_eq!(cli.init.grace_period, Some(Duration::from_secs(2)));
-        match cli.mode() {
-            Mode::Command(argv) => assert_eq!(argv, ["bash", "-l"]),
-            m => panic!("{m:?}"),
-        }
+        let i = parse_ok(&["--grace-period", "2", "bash", "-l"]);
+        assert_eq!(i.command, ["bash", "-l"]);
+        assert!(!i.flags.is_empty());
+        let i = parse_ok(&["--grace-period=2", "bash"]);
+        assert_eq!(i.command, ["bash"]);
     }
 
     #[test]
     fn command_flags_are_not_ours() {
-        let mut cli = parse(&["agent-init", "ls", "--grace-period", "-l"]);
-        match cli.mode() {
-            Mode::Command(argv) => assert_eq!(argv, ["ls", "--grace-period", "-l"]),
-            m => panic!("{m:?}"),
-        }
-        let mut cli = parse(&["agent-init", "bash", "--", "x"]);
-        match cli.mode() {
-            Mode::Command(argv) => assert_eq!(argv, ["bash", "--", "x"]),
-            m => panic!("{m:?}"),
-        }
+        assert_eq!(
+            parse_ok(&["ls", "--grace-period", "-l"]).command,
+            ["ls", "--grace-period", "-l"]
+        );
+        assert_eq!(parse_ok(&["bash", "--", "x"]).command, ["bash", "--", "x"]);
     }
 
     #[test]
     fn no_command_is_keep_alive() {
-        assert!(matches!(parse(&["agent-init"]).mode(), Mode::KeepAlive));
-        assert!(matches!(
-            parse(&["agent-init", "--"]).mode(),
-            Mode::KeepAlive
-        ));
+        assert!(parse_ok(&[]).command.is_empty());
+        assert!(parse_ok(&["--"]).command.is_empty());
     }
 
     #[test]
-    fn seconds_parse() {
-        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
-        assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("soon").is_err());
+    fn subcommands_and_their_flags() {
+        let i = parse_ok(&[
+            "health", "--probe", "liveness", "--format", "json", "--skip", "mcp,cli",
+        ]);
+        assert_eq!((i.sub, i.format), (Sub::Health, Format::Json));
+        assert_eq!(parse_ok(&["healthcheck"]).sub, Sub::Health);
+        assert_eq!(parse_ok(&["exec", "--", "env"]).command, ["env"]);
+        assert_eq!(parse_ok(&["exec", "env", "-i"]).command, ["env", "-i"]);
+        assert_eq!(parse_ok(&["check", "--workspace", "/w"]).sub, Sub::Check);
+        // After `--`, a subcommand's name is a command.
+        assert_eq!(parse_ok(&["--", "health"]).command, ["health"]);
+    }
+
+    #[test]
+    fn every_flag_of_the_table_parses() {
+        for o in options::OPTIONS {
+            let Some(flag) = o.flag else { continue };
+            let sub: &[&str] = if o.scope & INIT != 0 {
+                &[]
+            } else {
+                &["health"]
+            };
+            let mut args: Vec<&str> = sub.to_vec();
+            let long = format!("--{flag}");
+            args.push(&long);
+            if o.kind != Kind::Switch {
+                args.push(if o.kind == Kind::Map { "mcp=1s" } else { "1" });
+            }
+            parse_ok(&args);
+        }
+    }
+
+    #[test]
+    fn usage_errors_name_what_is_wrong() {
+        assert!(
+            usage_error(&["--no-such-flag"]).contains("unexpected argument '--no-such-flag' found")
+        );
+        assert!(usage_error(&["--grace-period"])
+            .contains("a value is required for '--grace-period <DURATION>'"));
+        assert!(usage_error(&["--deep=yes", "--", "x"]).contains("--deep takes no value"));
+        assert!(usage_error(&["health", "--format", "xml"]).contains("invalid value 'xml'"));
+        assert!(usage_error(&["health", "--probe"]).contains("a value is required"));
+        // A health-only flag is not the init's.
+        assert!(usage_error(&["--probe", "liveness"]).contains("'--probe'"));
+        assert!(usage_error(&["exec"]).contains("the command to run is missing"));
+        assert!(usage_error(&["config", "extra"]).contains("unexpected argument 'extra'"));
+    }
+
+    #[test]
+    fn help_lists_every_flag_of_its_scope_with_env_and_default() {
+        let Err(Stop::Print(text)) = parse_args(&["--help"]) else {
+            panic!()
+        };
+        for o in options::OPTIONS
+            .iter()
+            .filter(|o| o.scope & INIT != 0 && o.flag.is_some())
+        {
+            assert!(
+                text.contains(&format!("--{}", o.flag.unwrap_or_default())),
+                "{}",
+                o.key
+            );
+            assert!(text.contains(&options::env_name(o.key)), "{}", o.key);
+        }
+        assert!(text.contains("[default: 8s]"), "{text}");
+        let Err(Stop::Print(text)) = parse_args(&["health", "-h"]) else {
+            panic!()
+        };
+        assert!(
+            text.contains("--probe <liveness|readiness|startup>"),
+            "{text}"
+        );
+        let Err(Stop::Print(v)) = parse_args(&["--version"]) else {
+            panic!()
+        };
+        assert!(v.starts_with("agent-init "));
+    }
+
+    #[test]
+    fn repeated_flags_make_one_list() {
+        let i = parse_ok(&[
+            "--wait",
+            "tcp://a:1",
+            "--wait=tcp://b:2",
+            "--configmap",
+            "/c",
+            "--",
+            "x",
+        ]);
+        let f = format!("{:?}", i.flags);
+        assert!(
+            f.contains("tcp://a:1") && f.contains("tcp://b:2") && f.contains("/c"),
+            "{f}"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, timeout: 5000, ..Default::default() })]
+
+        /// Whatever flags and values are given, parsing and loading end in
+        /// a configuration or an error: never a panic, never a hang.
+        #[test]
+        fn any_flags_load_or_are_refused(
+            flags in proptest::collection::vec((0..options::OPTIONS.len(), crate::config::load::properties::value()), 0..6)
+        ) {
+            let mut argv = Vec::new();
+            for (i, v) in flags {
+                if let Some(flag) = options::OPTIONS[i].flag {
+                    argv.push(format!("--{flag}"));
+                    if options::OPTIONS[i].kind != Kind::Switch {
+                        argv.push(v);
+                    }
+                }
+            }
+            argv.extend(["--".to_string(), "true".to_string()]);
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let flags = parse_args(&args).map(|i| i.flags).unwrap_or_default();
+            crate::config::load::properties::load_all(Vec::new(), None, flags);
+        }
     }
 }

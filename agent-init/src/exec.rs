@@ -8,9 +8,9 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use crate::exit::Error;
-use crate::steps::Launch;
-use crate::sys;
+use crate::exit::{exec_error, Error};
+use crate::launch::Launch;
+use crate::{spawn, sys};
 
 pub fn run(argv: &[OsString]) -> Error {
     let mut launch = match fetch() {
@@ -31,10 +31,10 @@ pub fn run(argv: &[OsString]) -> Error {
         }
         _ => {}
     }
-    let mut cmd = crate::init::command(argv, &launch, sys::Placement::Inherit);
+    let mut cmd = spawn::command(argv, &launch, sys::Placement::Inherit);
     cmd.current_dir(&launch.cwd);
     let err = cmd.exec();
-    crate::init::exec_error(&argv[0], err)
+    exec_error(&argv[0], err)
 }
 
 fn fetch() -> Result<Launch, Error> {

@@ -1,25 +1,34 @@
 //! `agent-init health` and the init's HTTP probe endpoint: which checks a
-//! probe runs, with which budgets, and how the answer is shown.
-//! The checks themselves live in the `healthcheck` crate.
+//! probe runs, with which budgets, and how the answer is shown. The checks
+//! themselves live in the `healthcheck` crate. Everything here takes a
+//! loaded `Config`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use healthcheck::{cli, disk, mcp, memory, process, workspace, Check, Planned, Report};
+use healthcheck::{cli, disk, memory, probe, process, target, workspace, Check, Planned, Report};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cli::{HealthArgs, OutputFormat, Probe};
-use crate::config::Config;
+use crate::config::{Config, Probe};
 use crate::exit::Error;
 
-/// Names of the checks, for `health.skip`.
-pub const CHECKS: [&str; 6] = ["process", "cli", "workspace", "disk", "mcp", "memory"];
+/// Exit codes of `agent-init health`. Docker reserves 2: never used.
+pub const HEALTHY: u8 = 0;
+pub const UNHEALTHY: u8 = 1;
+
+/// How `agent-init health` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
 
 /// What the checks look at, from the configuration.
 #[derive(Debug, Clone)]
 pub struct HealthOptions {
-    pub mcp: Option<mcp::Target>,
+    pub mcp: Option<target::Target>,
     pub cli: Option<String>,
     pub deep: bool,
     pub workspace: Option<std::path::PathBuf>,
@@ -38,26 +47,15 @@ impl HealthOptions {
         let mcp = match &h.mcp {
             Some(url) => {
                 let url = crate::config::expand(url, "health.mcp", &|n| std::env::var(n).ok())?;
-                Some(mcp::parse(&url).map_err(|e| Error::Config(format!("health.mcp: {e}")))?)
+                Some(target::parse(&url).map_err(|e| Error::Config(format!("health.mcp: {e}")))?)
             }
             None => None,
         };
-        let secs = |key: &str, v: f64| {
-            Duration::try_from_secs_f64(v)
-                .map_err(|_| Error::Config(format!("{key}: {v} is not a number of seconds")))
-        };
-        let mut check_timeouts = Vec::new();
-        for (name, v) in &h.check_timeouts {
-            check_timeouts.push((
-                name.clone(),
-                secs(&format!("health.check_timeouts.{name}"), *v)?,
-            ));
-        }
         // A preset names the CLI the health check looks for.
         let cli = h.cli.clone().or_else(|| {
             c.preset
                 .as_deref()
-                .and_then(crate::steps::preset::lookup)
+                .and_then(crate::presets::lookup)
                 .map(|p| p.cli.to_string())
         });
         Ok(HealthOptions {
@@ -69,21 +67,20 @@ impl HealthOptions {
             min_free_memory: h.min_free_memory_mb,
             min_free_disk: h.min_free_disk_mb,
             min_free_inodes: h.min_free_inodes,
-            timeout: secs("health.timeout", h.timeout)?,
-            check_timeouts,
+            timeout: h.timeout.get(),
+            check_timeouts: h
+                .check_timeouts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get()))
+                .collect(),
             skip: h.skip.clone(),
         })
     }
 }
 
-/// Exit codes of `agent-init health`. Docker reserves 2: never used.
-pub const HEALTHY: u8 = 0;
-pub const UNHEALTHY: u8 = 1;
-
 /// The checks a probe runs. Liveness never looks at external dependencies,
 /// so a flaky MCP server cannot get the pod killed.
 pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
-    let deep = opts.deep;
     let mut checks: Vec<Box<dyn Check>> = vec![Box::new(process::Process {
         // Not ready while starting: the command is not running yet.
         require_started: probe != Probe::Liveness,
@@ -92,7 +89,7 @@ pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
         if let Some(name) = &opts.cli {
             checks.push(Box::new(cli::Cli {
                 name: name.clone(),
-                deep,
+                deep: opts.deep,
             }));
         }
         if let Some(path) = &opts.workspace {
@@ -107,7 +104,7 @@ pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
             }));
         }
         if let Some(target) = &opts.mcp {
-            checks.push(Box::new(mcp::Mcp {
+            checks.push(Box::new(probe::Dependency {
                 target: target.clone(),
             }));
         }
@@ -130,108 +127,169 @@ pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
         .collect()
 }
 
-pub fn report(probe: Probe, opts: &HealthOptions) -> Report {
-    Report::new(probe.name(), healthcheck::run(plan(probe, opts)))
+pub async fn report(probe: Probe, opts: &HealthOptions) -> Report {
+    Report::new(probe.name(), healthcheck::run(plan(probe, opts)).await)
 }
 
 /// `agent-init health`: prints the report, returns the exit code.
-pub fn run(args: &HealthArgs) -> Result<u8, Error> {
-    let mut flags = crate::config::Flags::new();
-    args.workspace.add_to(&mut flags);
-    args.options.add_to(&mut flags);
-    let loaded = crate::config::load(args.config.as_deref(), flags)?;
-    let opts = HealthOptions::from_config(&loaded.config)?;
-    let report = report(args.probe, &opts);
-    let out = match args.format {
-        OutputFormat::Text => report.to_text(),
-        OutputFormat::Json => report.to_json() + "\n",
+pub fn run(config: &Config, probe: Probe, format: Format) -> Result<u8, Error> {
+    let opts = HealthOptions::from_config(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::os("starting the runtime", e))?;
+    let report = runtime.block_on(report(probe, &opts));
+    // A check stuck on a hung mount must not keep the answer from going out.
+    runtime.shutdown_background();
+    let out = match format {
+        Format::Text => report.to_text(),
+        Format::Json => report.to_json() + "\n",
     };
+    use std::io::Write;
     let _ = std::io::stdout().write_all(crate::logging::scrub(&out).as_bytes());
     Ok(if report.healthy() { HEALTHY } else { UNHEALTHY })
 }
 
-/// Serves /livez, /readyz, /healthz (and /startupz) on `addr` from a thread
-/// of its own, so the init loop never waits for a check. Must be started
-/// after the init has blocked its signals: the thread inherits the mask.
-pub fn serve_http(
-    addr: SocketAddr,
+/// The HTTP probe endpoint: settings fixed at start.
+pub struct Endpoint {
+    listener: std::net::TcpListener,
     opts: HealthOptions,
     cache: Duration,
-) -> Result<(), crate::exit::Error> {
-    let listener = TcpListener::bind(addr)
-        .map_err(|e| crate::exit::Error::os(format!("binding health endpoint {addr}"), e))?;
-    tracing::info!(%addr, "health endpoint listening");
-    if !addr.ip().is_loopback() {
-        tracing::warn!(
-            %addr,
-            "the health endpoint listens beyond loopback: whoever reaches this address reads \
-             the health report (agent-init's version, pid and uptime, the command's pid, and \
-             each check's detail: the CLI's path, the workspace path and filesystem, free disk \
-             and memory, the MCP server's URL and name)"
-        );
-    }
-    // Never --deep here: the CLI's --version would be a child of the init,
-    // whose reaper would collect it before the check could.
-    let opts = HealthOptions {
-        deep: false,
-        ..opts
-    };
-    std::thread::Builder::new()
-        .name("health-http".into())
-        .spawn(move || {
-            // Only this thread uses the cache.
-            let mut cached = HashMap::new();
-            for conn in listener.incoming().flatten() {
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                let mut reader = BufReader::new(&conn);
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("/");
-                let path = path.split('?').next().unwrap_or(path);
-                let probe = match path {
-                    "/livez" => Some(Probe::Liveness),
-                    "/readyz" | "/healthz" => Some(Probe::Readiness),
-                    "/startupz" => Some(Probe::Startup),
-                    _ => None,
-                };
-                let (status, body) = match probe {
-                    None => ("404 Not Found", "not found: try /livez, /readyz, /healthz\n".into()),
-                    Some(probe) => {
-                        let report = cached_report(&mut cached, probe, &opts, cache);
-                        let status = if report.healthy() {
-                            "200 OK"
-                        } else {
-                            "503 Service Unavailable"
-                        };
-                        (status, crate::logging::scrub(&report.to_text()).into_owned())
-                    }
-                };
-                let mut conn = conn;
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        })
-        .map_err(|e| crate::exit::Error::os("starting the health endpoint thread", e))?;
-    Ok(())
 }
 
-fn cached_report(
-    cache: &mut HashMap<&'static str, (Instant, Report)>,
-    probe: Probe,
-    opts: &HealthOptions,
-    ttl: Duration,
-) -> Report {
-    if let Some((at, report)) = cache.get(probe.name()) {
-        if at.elapsed() < ttl {
-            return report.clone();
+impl Endpoint {
+    /// Binds the endpoint (at start, so a taken port fails the start).
+    pub fn bind(addr: SocketAddr, config: &Config) -> Result<Endpoint, Error> {
+        let opts = HealthOptions {
+            // Never --deep here: the CLI's --version would be a child of the
+            // init, whose reaper would collect it before the check could.
+            deep: false,
+            ..HealthOptions::from_config(config)?
+        };
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| Error::os(format!("binding the health endpoint {addr}"), e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::os("health endpoint", e))?;
+        tracing::info!(%addr, "health endpoint listening");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "the health endpoint listens beyond loopback: whoever reaches this address reads \
+                 the health report (agent-init's version, pid and uptime, the command's pid, and \
+                 each check's detail: the CLI's path, the workspace path and filesystem, free disk \
+                 and memory, the MCP server's URL and name)"
+            );
+        }
+        Ok(Endpoint {
+            listener,
+            opts,
+            cache: config.health.cache.get(),
+        })
+    }
+
+    /// Serves /livez, /readyz, /healthz and /startupz until the runtime
+    /// ends; each request on a task of its own.
+    pub async fn serve(self) {
+        let listener = match tokio::net::TcpListener::from_std(self.listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("health endpoint: {e}");
+                return;
+            }
+        };
+        let shared = Arc::new((self.opts, self.cache, Mutex::new(HashMap::new())));
+        loop {
+            let Ok((conn, _)) = listener.accept().await else {
+                // Out of descriptors, say: try again shortly.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let (opts, ttl, cache) = &*shared;
+                let _ = answer(conn, opts, *ttl, cache).await;
+            });
         }
     }
-    let fresh = report(probe, opts);
-    cache.insert(probe.name(), (Instant::now(), fresh.clone()));
+}
+
+type Cache = Mutex<HashMap<&'static str, (Instant, Report)>>;
+
+async fn answer(
+    mut conn: tokio::net::TcpStream,
+    opts: &HealthOptions,
+    ttl: Duration,
+    cache: &Cache,
+) -> std::io::Result<()> {
+    // The request line is all that matters; headers are read and ignored.
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    let read = async {
+        while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+            let k = conn.read(&mut buf[n..]).await?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    if tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    let probe = match path {
+        "/livez" => Some(Probe::Liveness),
+        "/readyz" | "/healthz" => Some(Probe::Readiness),
+        "/startupz" => Some(Probe::Startup),
+        _ => None,
+    };
+    let (status, body) = match probe {
+        None => (
+            "404 Not Found",
+            "not found: try /livez, /readyz, /healthz, /startupz\n".to_string(),
+        ),
+        Some(probe) => {
+            let report = cached_report(cache, probe, opts, ttl).await;
+            let status = if report.healthy() {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            (
+                status,
+                crate::logging::scrub(&report.to_text()).into_owned(),
+            )
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(response.as_bytes()).await?;
+    conn.shutdown().await
+}
+
+async fn cached_report(cache: &Cache, probe: Probe, opts: &HealthOptions, ttl: Duration) -> Report {
+    let hit = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(probe.name())
+        .filter(|(at, _)| at.elapsed() < ttl)
+        .map(|(_, r)| r.clone());
+    if let Some(report) = hit {
+        return report;
+    }
+    let fresh = report(probe, opts).await;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(probe.name(), (Instant::now(), fresh.clone()));
     fresh
 }

@@ -12,9 +12,41 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::RwLock;
 
+use serde::{Deserialize, Serialize};
 use tracing::level_filters::LevelFilter;
 
-use crate::cli::LogFormat;
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Off => LevelFilter::OFF,
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        }
+    }
+}
 
 /// Name fragments that mark a variable as secret (compared upper-case).
 const SECRET_MARKERS: [&str; 8] = [
@@ -39,16 +71,29 @@ const MIN_MOUNTED: usize = 8;
 /// is masked whole).
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
+/// Sets up the logger; a second call is ignored (the first one wins).
 pub fn init(format: LogFormat, level: LevelFilter) {
-    let builder = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // Our own lines; the libraries' (rmcp, reqwest) only at trace level:
+    // their errors reach the user through ours.
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("agent_init", level)
+        .with_target("healthcheck", level)
+        .with_default(if level == LevelFilter::TRACE {
+            LevelFilter::TRACE
+        } else {
+            LevelFilter::OFF
+        });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(|| Scrubbed(Vec::new()))
-        .with_max_level(level)
         .with_target(false)
         .with_ansi(false);
     // A second subscriber can only come from a bug; logging is best effort.
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => registry.with(layer).try_init(),
+        LogFormat::Json => registry.with(layer.json().flatten_event(true)).try_init(),
     };
 }
 

@@ -1,22 +1,41 @@
 //! agent-init: parse the command line, load the configuration, set up
 //! logging, dispatch to the init or a subcommand, exit with its code.
+//!
+//! The modules depend on each other one way, bottom to top:
+//! sys, logging, presets, launch < exit, files, output < config, spawn,
+//! children, state < steps, health, exec < cli < init < main.
 
+// A panic in PID 1 kills the container: none outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod children;
 mod cli;
 mod config;
 mod exec;
 mod exit;
+mod files;
 mod health;
 mod init;
+mod launch;
 mod logging;
+mod output;
+mod presets;
+mod spawn;
+mod state;
 mod steps;
 mod sys;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use tracing::level_filters::LevelFilter;
 
-use cli::{Cli, Sub};
+use cli::{Invocation, Sub};
+use config::{Config, Sources};
 use exit::Error;
+use logging::LogFormat;
 
 /// musl's allocator is small but slow with the many small allocations of
 /// argument parsing and configuration loading; dlmalloc cuts startup time
@@ -25,31 +44,26 @@ use exit::Error;
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 fn main() -> ExitCode {
+    // The mask children get back, before anything can change it.
+    sys::remember_original_mask();
     // Before anything is written: what to mask wherever it turns up.
     logging::remember_secrets_of_env(
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     );
-    let mut cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                _ => exit::USAGE,
-            };
+    let invocation = match cli::parse(std::env::args_os().collect()) {
+        Ok(i) => i,
+        Err(cli::Stop::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(cli::Stop::Usage(text)) => {
             // A bad value is echoed back: keep secrets out of that too.
-            let text = e.render().to_string();
-            let text = logging::scrub(&text);
-            if code == 0 {
-                print!("{text}");
-            } else {
-                eprint!("{text}");
-            }
-            return ExitCode::from(code);
+            eprint!("{}", logging::scrub(&text));
+            return ExitCode::from(exit::USAGE);
         }
     };
-    let code = match run(&mut cli) {
+    let code = match run(invocation) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e}");
@@ -59,84 +73,87 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Sets up logging from the configuration; before that (or when loading it
-/// fails) errors still reach standard error through the default logger.
-fn load(config: Option<&std::path::Path>, flags: config::Flags) -> Result<config::Config, Error> {
-    match config::load(config, flags) {
+/// Loads the configuration, then sets up logging from it; when loading
+/// fails, errors still reach standard error through a default logger.
+fn load(i: &mut Invocation, quiet: bool) -> Result<config::Loaded, Error> {
+    let flags = std::mem::take(&mut i.flags);
+    match config::load(Sources::from_process(i.config.take(), flags)) {
         Ok(loaded) => {
-            let c = loaded.config;
-            logging::init(
-                c.log_format,
-                c.log_level
-                    .parse()
-                    .unwrap_or(tracing::level_filters::LevelFilter::INFO),
-            );
-            Ok(c)
+            let c = &loaded.config;
+            let level = if quiet {
+                LevelFilter::WARN.min(c.log_level.filter())
+            } else {
+                c.log_level.filter()
+            };
+            logging::init(c.log_format, level);
+            Ok(loaded)
         }
         Err(e) => {
-            logging::init(
-                cli::LogFormat::Text,
-                tracing::level_filters::LevelFilter::INFO,
-            );
+            logging::init(LogFormat::Text, LevelFilter::INFO);
             Err(e)
         }
     }
 }
 
-fn run(cli: &mut Cli) -> Result<u8, Error> {
-    match cli.subcommand.take() {
-        Some(Sub::Health(args)) => {
-            logging::init(
-                cli::LogFormat::Text,
-                tracing::level_filters::LevelFilter::WARN,
-            );
-            health::run(&args)
+fn run(mut i: Invocation) -> Result<u8, Error> {
+    match i.sub {
+        Sub::Exec => {
+            logging::init(LogFormat::Text, LevelFilter::INFO);
+            Err(exec::run(&i.command))
         }
-        Some(Sub::Config(args)) => {
-            let loaded = config::load(args.init.config.as_deref(), args.init.layer(&args.health))
-                .inspect_err(|_| {
-                logging::init(
-                    cli::LogFormat::Text,
-                    tracing::level_filters::LevelFilter::INFO,
-                )
-            })?;
+        Sub::Health => {
+            let c = load(&mut i, true)?.config;
+            let format = match i.format {
+                cli::Format::Text => health::Format::Text,
+                cli::Format::Json => health::Format::Json,
+            };
+            health::run(&c, c.health.probe, format)
+        }
+        Sub::Config => {
+            let loaded = load(&mut i, true)?;
             print_config(&loaded);
             Ok(0)
         }
-        Some(Sub::Check(args)) => {
-            let c = load(args.init.config.as_deref(), args.init.layer(&args.health))?;
-            steps::run(
-                &c,
-                &mut |d| {
-                    std::thread::sleep(d);
-                    Ok(())
-                },
-                true,
-            )?;
-            health::HealthOptions::from_config(&c)?;
+        Sub::Check => {
+            let c = load(&mut i, false)?.config;
+            check(&c)?;
             println!("ok: configuration and every startup check passed");
             Ok(0)
         }
-        Some(Sub::Exec(args)) => {
-            logging::init(
-                cli::LogFormat::Text,
-                tracing::level_filters::LevelFilter::INFO,
-            );
-            Err(exec::run(&args.command))
-        }
-        None => {
-            let c = load(cli.init.config.as_deref(), cli.init.layer(&cli.health))?;
-            init::run(cli.mode(), &c)
+        Sub::Init => {
+            let c = load(&mut i, false)?.config;
+            let mode = if i.command.is_empty() {
+                init::Mode::KeepAlive
+            } else {
+                init::Mode::Command(std::mem::take(&mut i.command))
+            };
+            init::run(mode, &c)
         }
     }
 }
 
+/// `agent-init check`: every step that validates, and the health settings.
+fn check(c: &Config) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::os("starting the runtime", e))?;
+    let result = runtime.block_on(steps::run(c, steps::Mode::Validate));
+    runtime.shutdown_background();
+    result?;
+    health::HealthOptions::from_config(c)?;
+    Ok(())
+}
+
 fn print_config(loaded: &config::Loaded) {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k == "AGENT_INIT_CONFIG")
+        .collect();
     match &loaded.file {
         Some(f) => println!("# configuration file: {}", f.display()),
         None => println!(
             "# no configuration file (looked for {})",
-            config::file_path(None).0.display()
+            config::file_path(None, &env).0.display()
         ),
     }
     let rows = config::effective(loaded);

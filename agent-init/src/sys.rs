@@ -1,4 +1,5 @@
-//! The one home for `unsafe` and for system calls whose use needs care.
+//! The one home for `unsafe` and for system calls whose use needs care, and
+//! the table of signal names.
 //!
 //! Everything here is a thin, documented wrapper; policy (which signal goes
 //! where, when to kill) lives in `init/`. Code running between fork and exec
@@ -9,36 +10,46 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use nix::libc;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{self, Pid};
 
-/// Signals the kernel raises synchronously on a fault in agent-init itself.
-/// Blocking them would turn a crash into a hang, so they are never blocked.
-const SYNCHRONOUS: [Signal; 6] = [
-    Signal::SIGSEGV,
-    Signal::SIGBUS,
-    Signal::SIGFPE,
-    Signal::SIGILL,
-    Signal::SIGTRAP,
-    Signal::SIGSYS,
+use crate::launch::Identity;
+
+/// Signals the kernel raises synchronously on a fault in agent-init itself,
+/// and the two that cannot be caught: never handled, never forwarded.
+const NOT_HANDLED: [i32; 8] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+    libc::SIGKILL,
+    libc::SIGSTOP,
 ];
 
-/// The set of signals agent-init takes over: all but the synchronous ones
-/// (SIGKILL and SIGSTOP cannot be blocked and are silently left out).
-pub fn handled_signals() -> SigSet {
-    let mut set = SigSet::all();
-    for sig in SYNCHRONOUS {
-        set.remove(sig);
-    }
-    set
+/// Every signal agent-init handles: all standard ones but [`NOT_HANDLED`],
+/// and the real-time signals the C library leaves to programs.
+pub fn handled_signals() -> Vec<i32> {
+    let standard = (1..32).filter(|s| !NOT_HANDLED.contains(s));
+    let realtime = libc::SIGRTMIN()..=libc::SIGRTMAX();
+    standard.chain(realtime).collect()
 }
 
-/// Blocks `set` for the calling thread so that the signals queue up for the
-/// signalfd instead of running default actions. Returns the previous mask.
-pub fn block_signals(set: &SigSet) -> io::Result<SigSet> {
-    let mut old = SigSet::empty();
-    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), Some(&mut old))?;
-    Ok(old)
+/// A signal's conventional name ("SIGTERM", "SIGRTMIN+3").
+pub fn signal_name(signo: i32) -> String {
+    match Signal::try_from(signo) {
+        Ok(sig) => sig.as_str().to_string(),
+        Err(_) => {
+            let min = libc::SIGRTMIN();
+            if signo >= min && signo <= libc::SIGRTMAX() {
+                format!("SIGRTMIN+{}", signo - min)
+            } else {
+                format!("signal {signo}")
+            }
+        }
+    }
 }
 
 /// Makes this process a child subreaper, so orphaned descendants are
@@ -48,7 +59,7 @@ pub fn set_child_subreaper() -> io::Result<()> {
     Ok(())
 }
 
-/// How the command is placed relative to agent-init's session and terminal.
+/// How a child is placed relative to agent-init's session and terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
     /// A new session (and so a new process group) without a terminal, so a
@@ -61,38 +72,42 @@ pub enum Placement {
     Inherit,
 }
 
-/// Who a child runs as, applied between fork and exec.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-}
-
-/// Arranges for the spawned command to run in its own session or foreground
-/// process group, with `mask` (the mask agent-init itself started with) as
-/// its signal mask, so it does not inherit the signals blocked for the loop;
-/// then drops to `identity` and sets no_new_privs when asked.
+/// Arranges for a spawned child to start with default signal dispositions
+/// and the signal mask agent-init itself started with, in its own session
+/// or foreground process group, then to drop to `identity` and set
+/// no_new_privs when asked. Spawn it through [`spawn`].
 pub fn place_child(
     cmd: &mut Command,
     placement: Placement,
-    mask: SigSet,
-    identity: Option<Identity>,
+    identity: Option<&Identity>,
     no_new_privs: bool,
 ) {
-    // Allocated before fork: the closure must not allocate.
-    let groups: Vec<nix::unistd::Gid> = identity
-        .as_ref()
-        .map(|i| {
+    // Everything the closure needs is computed before fork: it must not
+    // allocate.
+    let ids = identity.map(|i| {
+        (
+            nix::unistd::Uid::from_raw(i.uid),
+            nix::unistd::Gid::from_raw(i.gid),
             i.groups
                 .iter()
                 .copied()
                 .map(nix::unistd::Gid::from_raw)
-                .collect()
-        })
-        .unwrap_or_default();
+                .collect::<Vec<_>>(),
+        )
+    });
+    let handled = handled_signals();
     let closure = move || -> io::Result<()> {
-        signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None)?;
+        // agent-init's handlers would otherwise swallow a signal meant for
+        // the command before it has exec'd; the signals stay blocked (see
+        // `spawn`) until the defaults are back.
+        for &signo in &handled {
+            // SAFETY: SIG_DFL installs no handler code; sigaction is
+            // async-signal-safe.
+            unsafe {
+                let _ = libc::signal(signo, libc::SIG_DFL);
+            }
+        }
+        signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&original_mask()), None)?;
         match placement {
             Placement::Inherit => {}
             Placement::NewSession => {
@@ -101,13 +116,12 @@ pub fn place_child(
             Placement::ForegroundGroup => {
                 unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
                 // tcsetpgrp from what is still a background group raises
-                // SIGTTOU; ignore it for the call, then restore the default so
-                // the command starts with clean dispositions. Errors mean the
-                // terminal is not our controlling one; carry on as tini does.
+                // SIGTTOU; ignore it for the call, then restore the default.
+                // Errors mean the terminal is not our controlling one;
+                // carry on as tini does.
                 // SAFETY: SIG_IGN/SIG_DFL are not handler functions, so no
                 // code runs in signal context; signal() is async-signal-safe.
-                // Descriptor 0 stays open for the whole call (nothing closes
-                // it between fork and exec).
+                // Descriptor 0 stays open for the whole call.
                 unsafe {
                     let _ = signal::signal(Signal::SIGTTOU, SigHandler::SigIgn);
                     let stdin = BorrowedFd::borrow_raw(0);
@@ -116,26 +130,54 @@ pub fn place_child(
                 }
             }
         }
-        if let Some(id) = &identity {
+        if let Some((uid, gid, groups)) = &ids {
             // Groups first, uid last: after setuid there is no way back.
             if unistd::geteuid().is_root() {
-                unistd::setgroups(&groups)?;
+                unistd::setgroups(groups)?;
             }
-            unistd::setgid(nix::unistd::Gid::from_raw(id.gid))?;
-            unistd::setuid(nix::unistd::Uid::from_raw(id.uid))?;
+            unistd::setgid(*gid)?;
+            unistd::setuid(*uid)?;
         }
         if no_new_privs {
             nix::sys::prctl::set_no_new_privs()?;
         }
         Ok(())
     };
-    // SAFETY: the closure runs in the forked child before exec; it only calls
-    // sigprocmask, setsid, setpgid, signal, tcsetpgrp, getpid, setgroups,
-    // setgid, setuid and prctl, all async-signal-safe, and allocates nothing
-    // (the group list was built before the fork).
+    // SAFETY: the closure runs in the forked child before exec; it only
+    // calls signal, sigprocmask, setsid, setpgid, tcsetpgrp, getpid,
+    // setgroups, setgid, setuid and prctl, all async-signal-safe, and
+    // allocates nothing (everything it uses was built before the fork).
     unsafe {
         cmd.pre_exec(closure);
     }
+}
+
+/// The signal mask agent-init started with, which children get back.
+fn original_mask() -> SigSet {
+    *ORIGINAL_MASK.get_or_init(|| SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty()))
+}
+
+static ORIGINAL_MASK: std::sync::OnceLock<SigSet> = std::sync::OnceLock::new();
+
+/// Remembers the signal mask agent-init started with; call first thing.
+pub fn remember_original_mask() {
+    let _ = original_mask();
+}
+
+/// Spawns `cmd` (set up by [`place_child`]) with every signal blocked
+/// across the fork, so none reaches the child through agent-init's handlers.
+/// Signals that arrive meanwhile stay pending for agent-init, which handles
+/// them right after.
+pub fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
+    let mut old = SigSet::empty();
+    signal::pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )?;
+    let result = cmd.spawn();
+    let _ = signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    result
 }
 
 /// Whether standard input is a terminal.
@@ -148,28 +190,89 @@ pub fn stdin_is_tty() -> bool {
 /// already gone is not an error: returns whether it existed.
 pub fn send(pid: i32, signo: i32) -> io::Result<bool> {
     // 0 and -1 mean "my own group" and "everyone": never by accident.
-    debug_assert!(pid != 0 && pid != -1, "refusing to signal group 0 / all");
+    if pid == 0 || pid == -1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal group 0 or every process",
+        ));
+    }
     kill(pid, signo)
 }
 
-/// Sends `sig` (or, with `None`, only checks for targets) to every process
-/// this one may signal except itself (`kill(-1, …)`). Only meaningful when
-/// agent-init is PID 1 of a namespace, where that is the whole container.
-/// Returns whether any process was there.
-pub fn send_all(sig: Option<Signal>) -> io::Result<bool> {
-    kill(-1, sig.map_or(0, |s| s as i32))
+/// Sends `signo` (0: only checks for targets) to every process this one may
+/// signal except itself (`kill(-1, …)`). Only meaningful when agent-init is
+/// PID 1 of a namespace, where that is the whole container. Returns whether
+/// any process was there.
+pub fn send_all(signo: i32) -> io::Result<bool> {
+    kill(-1, signo)
 }
 
 fn kill(pid: i32, signo: i32) -> io::Result<bool> {
     // SAFETY: kill(2) has no memory-safety preconditions.
-    let rc = unsafe { nix::libc::kill(pid, signo) };
+    let rc = unsafe { libc::kill(pid, signo) };
     if rc == 0 {
         return Ok(true);
     }
     let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(nix::libc::ESRCH) {
+    if err.raw_os_error() == Some(libc::ESRCH) {
         Ok(false)
     } else {
         Err(err)
+    }
+}
+
+/// Whether process `pid` takes care of signal `signo` itself (catches,
+/// ignores or blocks it, e.g. for sigwait), from the SigCgt/SigIgn/SigBlk
+/// masks in /proc/PID/status. `None` if it cannot be read.
+pub fn handles_signal(pid: i32, signo: i32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let bit = 1u64 << (signo - 1);
+    let mut handled = false;
+    for field in ["SigCgt:", "SigIgn:", "SigBlk:"] {
+        let hex = status.lines().find_map(|l| l.strip_prefix(field))?.trim();
+        handled |= u64::from_str_radix(hex, 16).ok()? & bit != 0;
+    }
+    Some(handled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+    }
+
+    #[test]
+    fn the_handled_set_leaves_out_faults_and_the_uncatchable() {
+        let set = handled_signals();
+        for s in [
+            libc::SIGTERM,
+            libc::SIGCHLD,
+            libc::SIGWINCH,
+            libc::SIGRTMAX(),
+        ] {
+            assert!(set.contains(&s), "{s}");
+        }
+        for s in NOT_HANDLED {
+            assert!(!set.contains(&s), "{s}");
+        }
+    }
+
+    #[test]
+    fn own_dispositions_are_read() {
+        // The test harness leaves SIGTSTP at its default; Rust ignores SIGPIPE.
+        let me = std::process::id() as i32;
+        assert_eq!(handles_signal(me, libc::SIGTSTP), Some(false));
+        assert_eq!(handles_signal(me, libc::SIGPIPE), Some(true));
+        assert_eq!(handles_signal(-5, libc::SIGTSTP), None);
+    }
+
+    #[test]
+    fn never_every_process() {
+        assert!(send(-1, 0).is_err());
+        assert!(send(0, 0).is_err());
     }
 }

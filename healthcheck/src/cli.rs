@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::{access, AccessFlags};
 
-use crate::Check;
+use crate::{blocking, BoxFuture, Check};
 
 pub struct Cli {
     pub name: String,
@@ -49,44 +49,49 @@ impl Check for Cli {
         "cli"
     }
 
-    fn run(&self, timeout: Duration) -> Result<String, String> {
-        let path = locate(&self.name)?;
-        if !self.deep {
-            return Ok(format!("{} at {}", self.name, path.display()));
-        }
-        let mut child = Command::new(&path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("running {} --version: {e}", path.display()))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => {
-                    let mut out = String::new();
-                    if let Some(mut s) = child.stdout.take() {
-                        use std::io::Read;
-                        let _ = s.read_to_string(&mut out);
-                    }
-                    let version = out.lines().next().unwrap_or("").trim().to_string();
-                    return Ok(format!("{} at {}: {version}", self.name, path.display()));
+    fn run(&self, timeout: Duration) -> BoxFuture {
+        let (name, deep) = (self.name.clone(), self.deep);
+        Box::pin(blocking(move || check(&name, deep, timeout)))
+    }
+}
+
+fn check(name: &str, deep: bool, timeout: Duration) -> Result<String, String> {
+    let path = locate(name)?;
+    if !deep {
+        return Ok(format!("{name} at {}", path.display()));
+    }
+    let mut child = Command::new(&path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("running {} --version: {e}", path.display()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => {
+                let mut out = String::new();
+                if let Some(mut s) = child.stdout.take() {
+                    use std::io::Read;
+                    let _ = s.read_to_string(&mut out);
                 }
-                Ok(Some(status)) => {
-                    return Err(format!("{} --version failed: {status}", path.display()))
-                }
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!(
-                        "{} --version did not answer in time",
-                        path.display()
-                    ));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(format!("waiting for {} --version: {e}", path.display())),
+                let version = out.lines().next().unwrap_or("").trim().to_string();
+                return Ok(format!("{name} at {}: {version}", path.display()));
             }
+            Ok(Some(status)) => {
+                return Err(format!("{} --version failed: {status}", path.display()))
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} --version did not answer in time",
+                    path.display()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting for {} --version: {e}", path.display())),
         }
     }
 }

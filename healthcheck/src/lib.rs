@@ -5,31 +5,52 @@
 //! side, each bounded by its own timeout, and gathers a [`Report`] that
 //! renders as short text (Docker keeps only 4 KiB) or one JSON object.
 //! Checks never write anything and make no network calls but their own.
+//!
+//! Checks are futures on the caller's tokio runtime; a check that touches
+//! the filesystem does so on the runtime's blocking threads, so a hung
+//! network mount cannot hold up the others or the timeout.
+
+// A panic in PID 1 kills the container: none outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod cli;
 pub mod disk;
-pub mod http;
 pub mod mcp;
 pub mod memory;
 pub mod mountinfo;
+pub mod net;
+pub mod probe;
 pub mod process;
 pub mod report;
 pub mod status;
+pub mod target;
 pub mod workspace;
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub use report::{CheckResult, Report};
 
+/// The names of the checks, as `--skip` and `check_timeouts` take them.
+pub const CHECKS: [&str; 6] = ["process", "cli", "workspace", "disk", "mcp", "memory"];
+
+/// What a check's future resolves to: a short detail line, or what is wrong.
+pub type Outcome = Result<String, String>;
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
+
 /// One health question.
-pub trait Check: Send + 'static {
+pub trait Check: Send + Sync + 'static {
     /// Short stable name: "cli", "mcp", "memory", …
     fn name(&self) -> &'static str;
     /// Answers the question. `Ok` carries a short detail ("claude at
-    /// /usr/local/bin/claude"), `Err` says what is wrong. Must try to finish
+    /// /usr/local/bin/claude"), `Err` says what is wrong. Should finish
     /// within `timeout`; [`run`] stops waiting for it after that anyway.
-    fn run(&self, timeout: Duration) -> Result<String, String>;
+    fn run(&self, timeout: Duration) -> BoxFuture;
 }
 
 /// A check with its time budget.
@@ -38,84 +59,90 @@ pub struct Planned {
     pub timeout: Duration,
 }
 
-/// Runs every check on its own thread and waits for each at most its
-/// timeout. A check that overruns is reported as failed and abandoned (the
-/// health command exits right after, taking the thread with it).
-pub fn run(checks: Vec<Planned>) -> Vec<CheckResult> {
-    let start = Instant::now();
-    let pending: Vec<_> = checks
+/// Runs every check at once and waits for each at most its timeout. A check
+/// that overruns is reported as failed and abandoned.
+pub async fn run(checks: Vec<Planned>) -> Vec<CheckResult> {
+    let runs = checks
         .into_iter()
-        .map(|Planned { check, timeout }| {
+        .map(|Planned { check, timeout }| async move {
             let name = check.name();
-            let (tx, rx) = mpsc::channel();
-            let spawned = std::thread::Builder::new()
-                .name(name.to_string())
-                .spawn(move || {
-                    let began = Instant::now();
-                    let outcome = check.run(timeout);
-                    let _ = tx.send((outcome, began.elapsed()));
-                });
-            (name, timeout, rx, spawned.is_ok())
-        })
-        .collect();
-    pending
-        .into_iter()
-        .map(|(name, timeout, rx, spawned)| {
-            if !spawned {
-                return CheckResult::new(
-                    name,
-                    Err("could not start a thread".into()),
-                    Duration::ZERO,
-                );
-            }
-            let left = (start + timeout).saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok((outcome, took)) => CheckResult::new(name, outcome, took),
-                Err(_) => CheckResult::new(
-                    name,
-                    Err(format!("timed out after {}", report::fmt_duration(timeout))),
-                    start.elapsed(),
-                ),
-            }
-        })
-        .collect()
+            let began = Instant::now();
+            let outcome = match tokio::time::timeout(timeout, check.run(timeout)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!("timed out after {}", report::fmt_duration(timeout))),
+            };
+            CheckResult::new(name, outcome, began.elapsed())
+        });
+    futures::future::join_all(runs).await
+}
+
+/// Runs `f` on a blocking thread: filesystem checks that may hang (a stale
+/// network mount) must not stop the runtime.
+pub async fn blocking<F>(f: F) -> Outcome
+where
+    F: FnOnce() -> Outcome + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(format!("the check could not run: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Fixed(&'static str, Result<&'static str, &'static str>, Duration);
+    struct Fixed(&'static str, Outcome, Duration);
     impl Check for Fixed {
         fn name(&self) -> &'static str {
             self.0
         }
-        fn run(&self, _: Duration) -> Result<String, String> {
-            std::thread::sleep(self.2);
-            self.1.map(str::to_string).map_err(str::to_string)
+        fn run(&self, _: Duration) -> BoxFuture {
+            let (outcome, delay) = (self.1.clone(), self.2);
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                outcome
+            })
         }
     }
 
-    #[test]
-    fn overrunning_checks_fail_without_delaying_the_rest() {
+    struct Hung;
+    impl Check for Hung {
+        fn name(&self) -> &'static str {
+            "hung"
+        }
+        fn run(&self, _: Duration) -> BoxFuture {
+            Box::pin(blocking(|| {
+                std::thread::sleep(Duration::from_secs(1));
+                Ok("late".into())
+            }))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn overrunning_checks_fail_without_delaying_the_rest() {
         let start = Instant::now();
         let results = run(vec![
             Planned {
-                check: Box::new(Fixed("slow", Ok("fine"), Duration::from_secs(5))),
+                check: Box::new(Fixed("slow", Ok("fine".into()), Duration::from_secs(5))),
                 timeout: Duration::from_millis(100),
             },
             Planned {
-                check: Box::new(Fixed("fast", Ok("fine"), Duration::ZERO)),
+                check: Box::new(Hung),
+                timeout: Duration::from_millis(100),
+            },
+            Planned {
+                check: Box::new(Fixed("fast", Ok("fine".into()), Duration::ZERO)),
                 timeout: Duration::from_secs(1),
             },
-        ]);
-        assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(!results[0].ok);
+        ])
+        .await;
         assert!(
-            results[0].detail.contains("timed out"),
-            "{}",
-            results[0].detail
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
         );
-        assert!(results[1].ok);
+        assert_eq!(results[0].detail, "timed out after 100.0 ms");
+        assert!(!results[0].ok && !results[1].ok);
+        assert!(results[2].ok);
     }
 }

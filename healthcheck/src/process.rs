@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::status::{self, Status};
-use crate::Check;
+use crate::{blocking, BoxFuture, Check};
 
 pub struct Process {
     /// Also require the startup steps to have finished (startup and
@@ -29,19 +29,25 @@ impl Check for Process {
         "process"
     }
 
-    fn run(&self, timeout: Duration) -> Result<String, String> {
-        let s = status::query(timeout)?;
-        if s.phase == status::STARTING {
-            // Alive and answering; that is all liveness asks.
-            return if self.require_started {
-                Err(format!("{}: startup steps not finished", describe(&s)))
-            } else {
-                Ok(describe(&s))
-            };
-        }
-        if s.mode == "command" && s.command_pid.is_none() {
-            return Err(format!("{}: the command is not running", describe(&s)));
-        }
-        Ok(describe(&s))
+    fn run(&self, timeout: Duration) -> BoxFuture {
+        let require_started = self.require_started;
+        Box::pin(blocking(move || {
+            judge(&status::query(timeout)?, require_started)
+        }))
     }
+}
+
+fn judge(s: &Status, require_started: bool) -> Result<String, String> {
+    if s.phase == status::STARTING {
+        // Alive and answering; that is all liveness asks.
+        return if require_started {
+            Err(format!("{}: startup steps not finished", describe(s)))
+        } else {
+            Ok(describe(s))
+        };
+    }
+    if s.mode == "command" && s.command_pid.is_none() {
+        return Err(format!("{}: the command is not running", describe(s)));
+    }
+    Ok(describe(s))
 }

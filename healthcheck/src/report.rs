@@ -78,7 +78,8 @@ impl Report {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("report serialises")
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"status\":\"unhealthy\",\"error\":\"{e}\"}}"))
     }
 }
 

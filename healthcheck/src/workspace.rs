@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::unistd::{access, AccessFlags};
 
-use crate::{mountinfo, Check};
+use crate::{blocking, mountinfo, BoxFuture, Check};
 
 pub struct Workspace {
     pub path: PathBuf,
@@ -68,7 +68,8 @@ impl Check for Workspace {
         "workspace"
     }
 
-    fn run(&self, _timeout: Duration) -> Result<String, String> {
-        validate(&self.path, self.require_mount)
+    fn run(&self, _timeout: Duration) -> BoxFuture {
+        let (path, require_mount) = (self.path.clone(), self.require_mount);
+        Box::pin(blocking(move || validate(&path, require_mount)))
     }
 }

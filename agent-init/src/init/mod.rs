@@ -1,89 +1,61 @@
-//! The PID-1 core: take over signals, start the command, forward signals,
-//! reap every child, and shut down within the grace period.
+//! The PID-1 core: take over signals, run the startup steps, start the
+//! command, forward signals, reap every child, and shut down within the
+//! grace period.
 //!
-//! The loop sleeps in one poll(2) on a signalfd and does no work of its own
-//! between signals: no timers unless a shutdown deadline is running.
+//! One tokio current-thread runtime: signals arrive through signal-hook's
+//! stream, timers are tokio timers, the status socket and the health
+//! endpoint are tasks beside the loop. While idle it sleeps in one
+//! epoll_wait with no timer. Reaping is ours alone (`children`). Before the
+//! command starts, an error ends the init with a clear code; after, errors
+//! are logged and survived.
 
-mod child;
 mod peer;
-mod signals;
+pub mod policy;
 mod status;
 
+use std::ffi::OsString;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use nix::errno::Errno;
+use futures::StreamExt;
 use nix::libc;
-use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{getpid, Pid};
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook_tokio::SignalsInfo;
 
-use crate::cli::{Mode, SignalTarget};
 use crate::config::Config;
 use crate::exit::{self, Error};
-use crate::steps::Launch;
-use crate::sys;
-use child::Child;
-use healthcheck::status::STOPPING;
-use signals::{Event, Received, Signals};
-use status::Shared;
+use crate::state::{Phase, Shared};
+use crate::{children, health, spawn, steps, sys};
+use policy::{Next, Os, Policy};
 
-/// How often a keep-alive shutdown looks whether exec'd processes are gone.
-const EXEC_POLL: Duration = Duration::from_millis(50);
-
-/// How the init behaves, whatever the mode.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub grace_period: Duration,
-    pub signal_target: SignalTarget,
-    /// Where to serve HTTP probes, with what checks and cache time.
-    pub health_endpoint: Option<(std::net::SocketAddr, crate::health::HealthOptions, Duration)>,
+/// What to run, once the command line has been parsed.
+#[derive(Debug)]
+pub enum Mode {
+    /// Run this command (argv[0] first) as the only direct child.
+    Command(Vec<OsString>),
+    /// No command: stay up and reap.
+    KeepAlive,
 }
 
-impl Settings {
-    pub fn from_config(c: &Config) -> Result<Settings, Error> {
-        // Built even without an endpoint: a bad health.mcp fails at start,
-        // not at the first probe.
-        let health = crate::health::HealthOptions::from_config(c)?;
-        let health_endpoint = match &c.health.listen {
-            Some(addr) => Some((
-                crate::config::parse_listen(addr)
-                    .map_err(|e| Error::Config(format!("health.listen: {e}")))?,
-                health,
-                Duration::from_secs_f64(c.health.cache.max(0.0)),
-            )),
-            None => None,
-        };
-        Ok(Settings {
-            grace_period: Duration::from_secs_f64(c.grace_period),
-            signal_target: c.signal_target,
-            health_endpoint,
-        })
+/// The real system calls behind the policy.
+struct System;
+
+impl Os for System {
+    fn kill(&mut self, pid: i32, signo: i32) -> std::io::Result<bool> {
+        sys::send(pid, signo)
     }
-}
-
-/// A process built from the launch (environment, identity, no_new_privs,
-/// signal mask), placed as asked: hooks get a session of their own,
-/// `agent-init exec` stays where it is.
-pub fn command(
-    argv: &[std::ffi::OsString],
-    launch: &Launch,
-    placement: sys::Placement,
-) -> std::process::Command {
-    child::command(argv, launch, placement)
-}
-
-pub use child::exec_error;
-
-pub fn signal_name(signo: i32) -> String {
-    signals::name(signo)
+    fn kill_all(&mut self, signo: i32) -> std::io::Result<bool> {
+        sys::send_all(signo)
+    }
+    fn handles(&self, pid: i32, signo: i32) -> Option<bool> {
+        sys::handles_signal(pid, signo)
+    }
 }
 
 /// Runs the init: startup steps, then the command until it exits (command
 /// mode) or until SIGTERM/SIGINT (keep-alive mode). Returns the exit code.
 pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
-    let settings = Settings::from_config(config)?;
-    let own_pid = getpid().as_raw();
+    let own_pid = std::process::id() as i32;
     if own_pid != 1 {
         sys::set_child_subreaper().map_err(|e| Error::os("becoming a child subreaper", e))?;
         tracing::warn!(
@@ -91,284 +63,166 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
             "not running as PID 1: registered as child subreaper, so orphans of the command are still reaped"
         );
     }
-    let signals = Signals::take_over()?;
-    child::remember_mask(signals.original_mask);
-    // Threads start after the signals are blocked: they inherit the mask.
-    let shared = Arc::new(Shared::new(own_pid, matches!(mode, Mode::KeepAlive)));
+    // Checked now, even without an endpoint: a bad health.mcp fails the
+    // start, not the first probe.
+    health::HealthOptions::from_config(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::os("starting the runtime", e))?;
+    let result = runtime.block_on(supervise(mode, config, own_pid));
+    // Health checks stuck on a hung mount must not hold up the exit.
+    runtime.shutdown_background();
+    result
+}
+
+type Signals = SignalsInfo<WithOrigin>;
+
+/// A received signal: its number and who sent it (0: the kernel, or a
+/// process outside our PID namespace).
+fn received(origin: &signal_hook::low_level::siginfo::Origin) -> (i32, i32) {
+    (origin.signal, origin.process.as_ref().map_or(0, |p| p.pid))
+}
+
+async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Error> {
+    // Before any child exists, so no SIGCHLD can be missed. Never torn
+    // down: dropping the stream closes the handlers' socket before they are
+    // unregistered, and a late signal would then raise SIGPIPE from within
+    // the SIGPIPE handler, forever. The init exits right after anyway.
+    let signals: &'static mut Signals = Box::leak(Box::new(
+        Signals::new(sys::handled_signals())
+            .map_err(|e| Error::os("installing signal handlers", e))?,
+    ));
+    let keep_alive = matches!(mode, Mode::KeepAlive);
+    let shared = Arc::new(Shared::new(own_pid, keep_alive));
     status::serve(shared.clone());
-    if let Some((addr, opts, cache)) = &settings.health_endpoint {
-        crate::health::serve_http(*addr, opts.clone(), *cache)?;
+    if let Some(listen) = &config.health.listen {
+        let addr = crate::config::parse_listen(listen).map_err(Error::Config)?;
+        let endpoint = health::Endpoint::bind(addr, config)?;
+        tokio::spawn(endpoint.serve());
     }
-    let mut init = Init {
-        signals,
-        shared,
-        settings,
-        own_pid,
-        child: None,
-        deadline: None,
-        killed: false,
-    };
-    let launch = crate::steps::run(config, &mut |d| init.pause(d), false)?;
-    // Orphans of the hooks were left for now (their SIGCHLD was not acted
-    // on during startup, so hooks could wait for their own processes).
-    init.reap();
-    init.child = match &mode {
-        Mode::Command(argv) => Some(child::spawn(argv, &launch)?),
-        Mode::KeepAlive => {
-            tracing::info!("no command given: keeping alive, waiting for SIGTERM");
-            None
-        }
-    };
-    init.shared.started(init.child.map(|c| c.pid), launch);
-    init.run()
-}
 
-/// The command runs in a session of its own, so for the kernel its process
-/// group is orphaned and it discards SIGTSTP/SIGTTIN/SIGTTOU whose action is
-/// the default. A command that neither catches, ignores nor blocks the
-/// signal gets SIGSTOP instead, so `docker kill -s TSTP` really suspends it.
-fn stop_signal_for(child: Child, signo: i32) -> i32 {
-    let stop_family = matches!(signo, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
-    if stop_family && child::handles_signal(child.pid, signo) == Some(false) {
-        libc::SIGSTOP
-    } else {
-        signo
-    }
-}
-
-struct Init {
-    signals: Signals,
-    shared: Arc<Shared>,
-    settings: Settings,
-    own_pid: i32,
-    child: Option<Child>,
-    /// When a shutdown is running: the moment to SIGKILL what is left.
-    deadline: Option<Instant>,
-    killed: bool,
-}
-
-/// What the loop should do after handling an event.
-enum Next {
-    Continue,
-    Exit(u8),
-}
-
-impl Init {
-    /// Waits up to `d` during startup; a SIGTERM/SIGINT aborts startup.
-    /// SIGCHLD is left alone so that a hook can wait for its own process.
-    fn pause(&mut self, d: Duration) -> Result<(), Error> {
-        let until = Instant::now() + d;
+    // The startup steps, raced against SIGTERM/SIGINT; children (hooks and
+    // what they leave behind) are reaped meanwhile.
+    let launch = {
+        let startup = steps::run(config, steps::Mode::Run);
+        tokio::pin!(startup);
         loop {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            match self.signals.next(Some(left))? {
-                Event::Timeout => return Ok(()),
-                Event::Signal(got) if got.signo == libc::SIGTERM || got.signo == libc::SIGINT => {
-                    tracing::warn!(signal = signals::name(got.signo), "startup interrupted");
-                    return Err(Error::Interrupted(got.signo));
-                }
-                Event::Signal(_) => {}
-            }
-        }
-    }
-
-    fn run(&mut self) -> Result<u8, Error> {
-        loop {
-            let timeout = self.timeout();
-            let next = match self.signals.next(timeout)? {
-                Event::Timeout => self.on_timeout(),
-                Event::Signal(got) => self.on_signal(got),
-            };
-            if let Next::Exit(code) = next {
-                return Ok(code);
-            }
-        }
-    }
-
-    /// How long the loop may sleep: forever, unless a shutdown is running.
-    fn timeout(&self) -> Option<Duration> {
-        let left = match (self.deadline, self.killed) {
-            (Some(at), false) => at.saturating_duration_since(Instant::now()),
-            _ => return None,
-        };
-        // Processes started by `docker exec` are not our children, so no
-        // SIGCHLD tells when they are gone: look now and then, but only while
-        // a keep-alive shutdown is waiting for them.
-        Some(match self.child {
-            None => left.min(EXEC_POLL),
-            Some(_) => left,
-        })
-    }
-
-    fn on_timeout(&mut self) -> Next {
-        let expired = self.deadline.is_some_and(|at| Instant::now() >= at);
-        if expired {
-            return self.grace_expired();
-        }
-        self.reap()
-    }
-
-    fn on_signal(&mut self, got: Received) -> Next {
-        if got.signo == libc::SIGCHLD {
-            return self.reap();
-        }
-        // A signal agent-init raised on itself (SIGPIPE on a closed stderr)
-        // is not meant for the command.
-        if got.sender == self.own_pid {
-            return Next::Continue;
-        }
-        let terminating = got.signo == libc::SIGTERM || got.signo == libc::SIGINT;
-        match self.child {
-            Some(child) => {
-                self.forward(child, stop_signal_for(child, got.signo));
-                if terminating {
-                    // A stopped command cannot act on SIGTERM until continued.
-                    self.forward(child, libc::SIGCONT);
-                    self.start_grace();
-                }
-                Next::Continue
-            }
-            None if terminating => self.shutdown_keep_alive(got.signo),
-            None => {
-                tracing::debug!(
-                    signal = signals::name(got.signo),
-                    "ignored in keep-alive mode"
-                );
-                Next::Continue
-            }
-        }
-    }
-
-    fn forward(&self, child: Child, signo: i32) {
-        let target = match self.settings.signal_target {
-            SignalTarget::Group => -child.pid,
-            SignalTarget::Child => child.pid,
-        };
-        let result = sys::send(target, signo).and_then(|found| {
-            // The group can be gone while the command lives (it moved to a
-            // group of its own): then the command itself still gets it.
-            if !found && target < 0 {
-                sys::send(child.pid, signo)
-            } else {
-                Ok(found)
-            }
-        });
-        match result {
-            Ok(_) => tracing::debug!(signal = signals::name(signo), target, "forwarded"),
-            Err(e) => tracing::warn!(
-                signal = signals::name(signo),
-                target,
-                "forwarding failed: {e}"
-            ),
-        }
-    }
-
-    fn start_grace(&mut self) {
-        self.shared.set_phase(STOPPING);
-        if self.deadline.is_none() {
-            let grace = self.settings.grace_period;
-            tracing::info!(
-                grace_seconds = grace.as_secs_f64(),
-                "shutting down: SIGTERM sent, SIGKILL for what is left after the grace period"
-            );
-            self.deadline = Some(Instant::now() + grace);
-        }
-    }
-
-    fn grace_expired(&mut self) -> Next {
-        self.killed = true;
-        match self.child {
-            Some(child) => {
-                tracing::warn!(
-                    pid = child.pid,
-                    "grace period expired: sending SIGKILL to the command's process group"
-                );
-                let _ = sys::send(-child.pid, libc::SIGKILL);
-                let _ = sys::send(child.pid, libc::SIGKILL);
-                Next::Continue
-            }
-            None => {
-                tracing::warn!("grace period expired: sending SIGKILL to remaining processes");
-                let _ = sys::send_all(Some(Signal::SIGKILL));
-                // Whatever is left now dies with the namespace.
-                Next::Exit(0)
-            }
-        }
-    }
-
-    /// Keep-alive mode on SIGTERM/SIGINT: as PID 1, ask every process left
-    /// by `docker exec` to stop and wait (up to the grace period) for them.
-    fn shutdown_keep_alive(&mut self, signo: i32) -> Next {
-        tracing::info!(signal = signals::name(signo), "keep-alive: shutting down");
-        if self.own_pid != 1 {
-            return Next::Exit(0);
-        }
-        if self.deadline.is_none() {
-            let others = sys::send_all(Some(Signal::SIGTERM)).unwrap_or(false);
-            if !others {
-                return Next::Exit(0);
-            }
-            let _ = sys::send_all(Some(Signal::SIGCONT));
-            self.start_grace();
-        }
-        self.reap()
-    }
-
-    /// Reaps every exited child. Returns `Exit` when the command has exited
-    /// (command mode) or, during a keep-alive shutdown, when nothing is left.
-    fn reap(&mut self) -> Next {
-        let mut command_status = None;
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(status) => {
-                    let pid = status.pid().map(Pid::as_raw);
-                    match self.child {
-                        Some(child) if pid == Some(child.pid) => command_status = Some(status),
-                        _ => tracing::trace!(?pid, "reaped orphan"),
+            tokio::select! {
+                biased;
+                Some(origin) = signals.next() => {
+                    let (signo, sender) = received(&origin);
+                    match signo {
+                        libc::SIGCHLD => reap_orphans(),
+                        libc::SIGTERM | libc::SIGINT if sender != own_pid => {
+                            tracing::warn!(signal = sys::signal_name(signo), "startup interrupted");
+                            return Err(Error::Interrupted(signo));
+                        }
+                        _ => tracing::debug!(signal = sys::signal_name(signo), "ignored during startup"),
                     }
                 }
-                Err(Errno::EINTR) => continue,
-                Err(Errno::ECHILD) => break,
-                Err(e) => {
-                    tracing::error!("waitpid failed: {e}");
-                    break;
+                launch = &mut startup => break launch?,
+            }
+        }
+    };
+    reap_orphans();
+
+    let mut policy = Policy::new(
+        System,
+        own_pid,
+        config.grace_period.get(),
+        config.signal_target,
+    );
+    let mut exited = None;
+    match mode {
+        Mode::Command(argv) => {
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                for (name, value) in &launch.env {
+                    tracing::debug!("child env {}={}", name, launch.shown(name, value));
                 }
             }
+            let cmd = spawn::command(&argv, &launch, spawn::placement_for_command());
+            let child = spawn::start(cmd, &argv[0])?;
+            let pid = child.id() as i32;
+            exited = Some(children::watch(pid));
+            tracing::debug!(pid, ?argv, "command started");
+            policy.command_started(pid);
+            shared.started(Some(pid), launch);
         }
-        match (command_status, self.child) {
-            (Some(status), Some(child)) => Next::Exit(self.command_exited(child, status)),
-            (_, None) if self.deadline.is_some() && !self.others_left() => Next::Exit(0),
-            _ => Next::Continue,
+        Mode::KeepAlive => {
+            tracing::info!("no command given: keeping alive, waiting for SIGTERM");
+            shared.started(None, launch);
         }
     }
 
-    /// During a keep-alive shutdown: is any process besides agent-init left?
-    fn others_left(&self) -> bool {
-        self.own_pid == 1 && sys::send_all(None).unwrap_or(false)
+    let mut signals_closed = false;
+    loop {
+        let wake = policy.wake_at(Instant::now());
+        let next = tokio::select! {
+            biased;
+            origin = signals.next(), if !signals_closed => match origin {
+                Some(origin) => {
+                    let (signo, sender) = received(&origin);
+                    if signo == libc::SIGCHLD {
+                        reap_orphans();
+                        Next::Continue
+                    } else {
+                        let next = policy.on_signal(signo, sender, Instant::now());
+                        if policy.stopping() {
+                            shared.set_phase(Phase::Stopping);
+                        }
+                        next
+                    }
+                }
+                None => {
+                    // Cannot happen while the handlers are installed; if it
+                    // did, the command must still be seen through.
+                    tracing::error!("the signal stream ended; signals are no longer forwarded");
+                    signals_closed = true;
+                    Next::Continue
+                }
+            },
+            status = command_exit(&mut exited) => {
+                exited = None;
+                shared.set_command(None);
+                match status {
+                    Ok(status) => policy.on_command_exit(status),
+                    Err(_) => {
+                        tracing::error!("the command's exit status was lost");
+                        Next::Exit(exit::SOFTWARE)
+                    }
+                }
+            }
+            _ = sleep_until(wake), if wake.is_some() => policy.on_deadline(Instant::now()),
+        };
+        if let Next::Exit(code) = next {
+            return Ok(code);
+        }
     }
+}
 
-    fn command_exited(&self, child: Child, status: WaitStatus) -> u8 {
-        let code = exit::from_wait_status(status);
-        match status {
-            WaitStatus::Signaled(_, sig, _) => {
-                tracing::info!(signal = sig.as_str(), code, "command killed by signal")
-            }
-            _ => tracing::info!(code, "command exited"),
-        }
-        // Like dumb-init: what the command left running in its group is asked
-        // to stop too, instead of being silently SIGKILLed with the namespace.
-        if self.settings.signal_target == SignalTarget::Group {
-            if let Ok(true) = sys::send(-child.pid, libc::SIGTERM) {
-                let _ = sys::send(-child.pid, libc::SIGCONT);
-                tracing::debug!(
-                    pgid = child.pid,
-                    "sent SIGTERM to the command's remaining group"
-                );
-            }
-        }
-        code
+/// The command's exit status, once it has one (never, in keep-alive mode).
+async fn command_exit(
+    rx: &mut Option<tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>>,
+) -> Result<nix::sys::wait::WaitStatus, tokio::sync::oneshot::error::RecvError> {
+    match rx {
+        Some(rx) => rx.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reaps every exited child; those nobody waits for are orphans the init
+/// adopted.
+fn reap_orphans() {
+    for (pid, status) in children::reap() {
+        tracing::trace!(pid, ?status, "reaped orphan");
     }
 }

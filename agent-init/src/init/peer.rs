@@ -5,7 +5,7 @@
 //! mount namespace (what `docker exec` and `kubectl exec` join; a sidecar
 //! sharing the process namespace still has its own mounts).
 
-use std::os::unix::net::UnixStream;
+use std::os::fd::AsFd;
 
 /// A client that passed the check.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,7 @@ impl Own {
     }
 
     /// Checks the client of `conn`; `Err` says why it is refused.
-    pub fn check(&self, conn: &UnixStream) -> Result<Peer, String> {
+    pub fn check(&self, conn: &impl AsFd) -> Result<Peer, String> {
         use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
         let cred = getsockopt(conn, PeerCredentials)
             .map_err(|e| format!("cannot identify the client: {e}"))?;
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_connected_pair_in_one_process_passes() {
-        let (a, _b) = UnixStream::pair().unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         let peer = Own::read().check(&a).unwrap();
         assert_eq!(peer.pid, std::process::id() as i32);
     }

@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Launch, Pause};
-use crate::config::{parse_mode, Config, ConfigMap};
+use crate::config::{valid_env_name, Config, ConfigMap};
 use crate::exit::Error;
+use crate::files::install;
+use crate::launch::Launch;
 
 /// Reads every key of a mounted directory (or `.env` file): key → bytes.
 pub fn read(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
@@ -93,65 +94,6 @@ fn read_env_file(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     Ok(out)
 }
 
-pub fn valid_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Writes `bytes` to `dest` atomically (temp file + rename) with `mode`,
-/// owned by the command's user; parent directories are created for it.
-pub fn install(dest: &Path, bytes: &[u8], mode: u32, launch: &Launch) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let (owner, group) = owner_of(launch);
-    let parent = dest.parent().unwrap_or(Path::new("/"));
-    create_dirs(parent, launch)?;
-    let tmp = parent.join(format!(
-        ".{}.agent-init.tmp",
-        dest.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    let finish = || -> Result<(), String> {
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("chmod {}: {e}", tmp.display()))?;
-        if nix::unistd::geteuid().is_root() {
-            nix::unistd::chown(&tmp, owner, group)
-                .map_err(|e| format!("chown {}: {e}", tmp.display()))?;
-        }
-        std::fs::rename(&tmp, dest).map_err(|e| format!("renaming to {}: {e}", dest.display()))
-    };
-    finish().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
-fn owner_of(launch: &Launch) -> (Option<nix::unistd::Uid>, Option<nix::unistd::Gid>) {
-    let (uid, gids) = launch.ids();
-    (
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gids[0])),
-    )
-}
-
-/// Creates `dir` and its missing parents, private (0700) and owned by the
-/// command's user.
-pub fn create_dirs(dir: &Path, launch: &Launch) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let (owner, group) = owner_of(launch);
-    let mut missing = Vec::new();
-    let mut p = dir;
-    while !p.exists() {
-        missing.push(p.to_path_buf());
-        p = p.parent().unwrap_or(Path::new("/"));
-    }
-    for d in missing.iter().rev() {
-        std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).ok();
-        nix::unistd::chown(d, owner, group).ok();
-    }
-    Ok(())
-}
-
 fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Error> {
     let label = format!("configmaps[{i}] {}", m.path.display());
     if !m.path.exists() && m.optional {
@@ -165,13 +107,7 @@ fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Erro
                 f.key
             ))
         })?;
-        let mode = f
-            .mode
-            .as_deref()
-            .map(parse_mode)
-            .transpose()
-            .map_err(Error::Config)?
-            .unwrap_or(0o600);
+        let mode = f.mode.0;
         let dest = launch.resolve_home(&f.dest);
         if launch.dry_run {
             continue;
@@ -220,7 +156,7 @@ fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Erro
     ))
 }
 
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     if c.configmaps.is_empty() {
         return Ok(None);
     }
@@ -235,18 +171,4 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
         parts.push(load_one(i, &m, launch)?);
     }
     Ok(Some(parts.join("; ")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_names() {
-        assert!(valid_env_name("ANTHROPIC_API_KEY"));
-        assert!(valid_env_name("_x1"));
-        assert!(!valid_env_name("settings.json"));
-        assert!(!valid_env_name("1ABC"));
-        assert!(!valid_env_name(""));
-    }
 }

@@ -3,11 +3,12 @@
 //! wants it writable, in the command user's home, mode 0600 by default.
 //! The original is only ever read.
 
-use super::{Launch, Pause};
-use crate::config::{parse_mode, Config};
+use crate::config::Config;
 use crate::exit::Error;
+use crate::files::install;
+use crate::launch::Launch;
 
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     if c.credentials.is_empty() {
         return Ok(None);
     }
@@ -39,14 +40,8 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
                 continue;
             }
         }
-        let mode = cred
-            .mode
-            .as_deref()
-            .map(parse_mode)
-            .transpose()
-            .map_err(Error::Config)?
-            .unwrap_or(0o600);
-        super::configmap::install(&dest, &bytes, mode, launch).map_err(|e| {
+        let mode = cred.mode.0;
+        install(&dest, &bytes, mode, launch).map_err(|e| {
             Error::Config(format!(
                 "{label}: {e} (is the home directory writable? mount a tmpfs or volume there)"
             ))

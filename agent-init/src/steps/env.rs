@@ -3,21 +3,17 @@
 //! requirement `A|B|file:PATH` is met by any one alternative. Only names
 //! are ever logged.
 
-use super::{Launch, Pause};
-use crate::config::{expand, Config};
+use crate::config::{expand, valid_env_name, Config};
 use crate::exit::Error;
+use crate::launch::Launch;
 
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     if !c.env.enabled || (c.env.set.is_empty() && c.env.require.is_empty()) {
         return Ok(None);
     }
     for (name, value) in &c.env.set {
-        if !super::configmap::valid_env_name(name) {
-            return Err(Error::Config(format!(
-                "env.set.{name}: not a valid variable name"
-            )));
-        }
-        let v = expand(value, &format!("env.set.{name}"), &|n| {
+        debug_assert!(valid_env_name(name), "checked at load");
+        let v = expand(&value.0, &format!("env.set.{name}"), &|n| {
             launch.env.get(n).cloned()
         })?;
         // Masked from here on, wherever it turns up.

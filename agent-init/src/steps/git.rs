@@ -4,11 +4,11 @@
 //! and a read-only root filesystem is fine. Entries already in the
 //! environment are kept.
 
-use super::{Launch, Pause};
 use crate::config::Config;
 use crate::exit::Error;
+use crate::launch::Launch;
 
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     if !c.git.enabled {
         return Ok(None);
     }

@@ -1,18 +1,38 @@
-//! Pre-start hooks (like devcontainers' postStartCommand): each runs with
-//! `sh -c` as the command's user, in its environment, with a timeout; its
-//! output goes to the log line by line. A failure stops startup (exit 75).
+//! Pre-start hooks: `sh -c COMMAND` as the command's user, in its
+//! environment, each in a session of its own, with a timeout. Output is
+//! logged line by line. A hook that times out, or whose startup is
+//! interrupted, is killed with its whole session.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Launch, Pause};
+use nix::sys::wait::WaitStatus;
+
 use crate::config::Config;
 use crate::exit::Error;
+use crate::launch::Launch;
+use crate::sys::{self, Placement};
+use crate::{children, output, spawn};
 
-const DEFAULT_TIMEOUT: f64 = 300.0;
+/// How long a hook's output may keep coming after it exited (a background
+/// process holding the pipe open must not hold up startup).
+const DRAIN: Duration = Duration::from_millis(200);
 
-pub fn step(c: &Config, launch: &mut Launch, pause: &mut Pause) -> Result<Option<String>, Error> {
+/// Kills the hook's session when dropped, unless it ended on its own.
+struct Session {
+    pid: i32,
+    done: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = sys::send(-self.pid, nix::libc::SIGKILL);
+        }
+    }
+}
+
+pub async fn step(c: &Config, launch: &Launch) -> Result<Option<String>, Error> {
     if c.hooks.is_empty() {
         return Ok(None);
     }
@@ -24,65 +44,91 @@ pub fn step(c: &Config, launch: &mut Launch, pause: &mut Pause) -> Result<Option
             hook.name.clone()
         };
         let argv = ["sh".into(), "-c".into(), hook.command.clone().into()];
-        let mut cmd = crate::init::command(&argv, launch, crate::sys::Placement::NewSession);
+        let mut cmd = spawn::command(&argv, launch, Placement::NewSession);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
+        let mut child = spawn::start(cmd, "sh".as_ref())
             .map_err(|e| Error::Hook(format!("hook {name}: cannot start sh: {e}")))?;
         let pid = child.id() as i32;
-        let mut readers = Vec::new();
-        for (stream, out) in [
-            (
-                "stdout",
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            ),
-            (
-                "stderr",
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            ),
-        ] {
-            if let Some(out) = out {
-                let name = name.clone();
-                readers.push(std::thread::spawn(move || {
-                    for line in BufReader::new(out).lines().map_while(Result::ok) {
-                        tracing::info!(hook = %name, stream, "{line}");
-                    }
-                }));
-            }
-        }
-        let timeout = Duration::from_secs_f64(hook.timeout.unwrap_or(DEFAULT_TIMEOUT));
-        let began = Instant::now();
+        let exited = children::watch(pid);
+        let mut session = Session { pid, done: false };
+        let began = std::time::Instant::now();
+        let out = child
+            .stdout
+            .take()
+            .map(|s| forward(s.into(), name.clone(), "stdout"));
+        let err = child
+            .stderr
+            .take()
+            .map(|s| forward(s.into(), name.clone(), "stderr"));
+        drop(child);
+        let readers = async {
+            let out = async {
+                if let Some(out) = out {
+                    out.await;
+                }
+            };
+            let err = async {
+                if let Some(err) = err {
+                    err.await;
+                }
+            };
+            tokio::join!(out, err);
+        };
+        tokio::pin!(readers, exited);
+        let deadline = tokio::time::sleep(hook.timeout.get());
+        tokio::pin!(deadline);
+        // The output is read while the hook runs: a hook writing more than
+        // a pipe holds would otherwise block until its timeout.
+        let mut drained = false;
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if began.elapsed() >= timeout => {
-                    // The hook runs in a session of its own: end all of it.
-                    let _ = crate::sys::send(-pid, nix::libc::SIGKILL);
-                    let _ = child.wait();
+            tokio::select! {
+                status = &mut exited => break status,
+                _ = &mut readers, if !drained => drained = true,
+                _ = &mut deadline => {
                     return Err(Error::Hook(format!(
-                        "hook {name} timed out after {:.0} s",
-                        timeout.as_secs_f64()
+                        "hook {name} timed out after {}",
+                        hook.timeout
                     )));
                 }
-                Ok(None) => pause(Duration::from_millis(20))?,
-                Err(e) => return Err(Error::Hook(format!("hook {name}: waiting: {e}"))),
             }
-        };
-        for r in readers {
-            let _ = r.join();
         }
-        if !status.success() {
-            return Err(Error::Hook(format!("hook {name} failed: {status}")));
+        .map_err(|_| Error::Internal(format!("hook {name}: its exit was never seen")))?;
+        session.done = true;
+        if !drained {
+            let _ = tokio::time::timeout(DRAIN, readers).await;
+        }
+        match status {
+            WaitStatus::Exited(_, 0) => {}
+            WaitStatus::Exited(_, code) => {
+                return Err(Error::Hook(format!(
+                    "hook {name} failed: exited with {code}"
+                )))
+            }
+            WaitStatus::Signaled(_, sig, _) => {
+                return Err(Error::Hook(format!(
+                    "hook {name} failed: killed by {}",
+                    sig.as_str()
+                )))
+            }
+            other => {
+                return Err(Error::Internal(format!(
+                    "hook {name}: unexpected {other:?}"
+                )))
+            }
         }
         done.push(format!("{name} ({:.1} s)", began.elapsed().as_secs_f64()));
     }
     Ok(Some(format!("ran {}", done.join(", "))))
+}
+
+/// Logs each line a hook writes to one of its streams.
+async fn forward(fd: std::os::fd::OwnedFd, hook: String, stream: &'static str) {
+    match output::pipe(fd) {
+        Ok(pipe) => {
+            output::lines(pipe, |line| tracing::info!(hook = %hook, stream, "{line}")).await
+        }
+        Err(e) => tracing::warn!(hook = %hook, stream, "cannot read the hook's output: {e}"),
+    }
 }

@@ -3,23 +3,12 @@
 //! USER). The switch itself happens between fork and exec (see `sys`).
 
 use nix::unistd::{Gid, Group, Uid, User};
-use serde::{Deserialize, Serialize};
 
-use super::{Launch, Pause};
 use crate::config::Config;
 use crate::exit::Error;
+use crate::launch::{Identity, Launch};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
-    pub name: Option<String>,
-    pub home: Option<String>,
-}
-
-pub fn resolve(spec: &str) -> Result<Target, Error> {
+pub fn resolve(spec: &str) -> Result<Identity, Error> {
     let bad = |msg: String| Error::Config(format!("user `{spec}`: {msg}"));
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -65,7 +54,7 @@ pub fn resolve(spec: &str) -> Result<Target, Error> {
         }
         None => Vec::new(),
     };
-    Ok(Target {
+    Ok(Identity {
         uid,
         gid,
         groups,
@@ -75,7 +64,7 @@ pub fn resolve(spec: &str) -> Result<Target, Error> {
 }
 
 /// Resolves the configured user first: later steps check and write as it.
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     let Some(spec) = &c.user else {
         return Ok(None);
     };
@@ -110,7 +99,7 @@ pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<Str
 }
 
 /// Records the privilege changes the spawn will make (see `sys`).
-pub fn privileges(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn privileges(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     launch.no_new_privs = c.no_new_privs;
     let me = nix::unistd::geteuid().as_raw();
     let nnp = if c.no_new_privs {

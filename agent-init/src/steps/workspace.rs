@@ -7,9 +7,9 @@ use std::os::unix::fs::MetadataExt;
 
 use healthcheck::workspace::{locate, Located};
 
-use super::{Launch, Pause};
 use crate::config::Config;
 use crate::exit::Error;
+use crate::launch::Launch;
 
 /// Whether uid/gids may write to a directory with these owner and mode bits
 /// (root may write anywhere that is not mounted read-only).
@@ -27,7 +27,7 @@ fn writable_by(meta: &Metadata, uid: u32, gids: &[u32]) -> bool {
     }
 }
 
-pub fn step(c: &Config, launch: &mut Launch, _: &mut Pause) -> Result<Option<String>, Error> {
+pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     let Some(path) = c.workspace.path.as_deref().filter(|_| c.workspace.enabled) else {
         return Ok(None);
     };

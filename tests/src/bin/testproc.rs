@@ -18,7 +18,8 @@
 //!     REQUEST (with a newline, unless it is `-` for "send nothing and
 //!     close"), print `SOCKET ANSWER` on one line (or `SOCKET error: …`).
 //! testproc uds-silent SOCKET N SECONDS
-//!     open N connections, say nothing for SECONDS, then exit.
+//!     open N connections, say nothing for SECONDS, then read each answer
+//!     and print `answers: A` followed by each distinct answer.
 //! testproc uds-names PREFIX
 //!     print the abstract unix socket names starting with PREFIX from
 //!     /proc/net/unix (as a sidecar sharing the network namespace sees them).
@@ -83,6 +84,21 @@ fn main() {
                 .collect();
             say(&format!("holding {}", held.len()));
             std::thread::sleep(Duration::from_secs_f64(secs.parse().expect("seconds")));
+            let mut answers = std::collections::BTreeSet::new();
+            let mut count = 0;
+            for mut conn in held {
+                use std::io::Read;
+                let mut out = String::new();
+                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                if conn.read_to_string(&mut out).is_ok() && !out.is_empty() {
+                    count += 1;
+                    answers.insert(out);
+                }
+            }
+            say(&format!("answers: {count}"));
+            for a in answers {
+                say(&a);
+            }
         }
         ["uds-names", prefix] => {
             let table = std::fs::read_to_string("/proc/net/unix").unwrap();

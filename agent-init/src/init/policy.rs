@@ -1,0 +1,404 @@
+//! What PID 1 decides, without doing any of it itself: which signal goes
+//! where, when the grace period ends, what the exit code is. The loop
+//! (`mod.rs`) feeds it events and it acts through [`Os`], a seam of four
+//! calls, so tests drive it with a fake in microseconds.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+use nix::sys::wait::WaitStatus;
+
+use crate::config::SignalTarget;
+use crate::exit;
+use crate::sys::signal_name;
+
+/// The system calls the policy makes.
+pub trait Os {
+    /// kill(2) of a process (`pid > 0`) or group (`pid < 0`); whether it
+    /// existed.
+    fn kill(&mut self, pid: i32, signo: i32) -> io::Result<bool>;
+    /// kill(-1, signo): every process but agent-init; whether there was one.
+    fn kill_all(&mut self, signo: i32) -> io::Result<bool>;
+    /// Whether `pid` catches, ignores or blocks `signo` (None: unknown).
+    fn handles(&self, pid: i32, signo: i32) -> Option<bool>;
+}
+
+/// What the loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    Exit(u8),
+}
+
+pub struct Policy<O: Os> {
+    pub os: O,
+    own_pid: i32,
+    grace: Duration,
+    target: SignalTarget,
+    /// The command's pid (its process group id too), while it runs.
+    command: Option<i32>,
+    /// When a shutdown runs: the moment to SIGKILL what is left.
+    deadline: Option<Instant>,
+    killed: bool,
+}
+
+/// How often a keep-alive shutdown looks whether `docker exec` processes
+/// (not our children: no SIGCHLD tells) are gone.
+pub const EXEC_POLL: Duration = Duration::from_millis(50);
+
+impl<O: Os> Policy<O> {
+    pub fn new(os: O, own_pid: i32, grace: Duration, target: SignalTarget) -> Self {
+        Policy {
+            os,
+            own_pid,
+            grace,
+            target,
+            command: None,
+            deadline: None,
+            killed: false,
+        }
+    }
+
+    pub fn command_started(&mut self, pid: i32) {
+        self.command = Some(pid);
+    }
+
+    /// Whether a shutdown has begun.
+    pub fn stopping(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// When the loop must call [`Policy::on_deadline`]: the grace period's
+    /// end, or in a keep-alive shutdown the next look at what is left.
+    pub fn wake_at(&self, now: Instant) -> Option<Instant> {
+        let end = self.deadline.filter(|_| !self.killed)?;
+        Some(match self.command {
+            None => end.min(now + EXEC_POLL),
+            Some(_) => end,
+        })
+    }
+
+    pub fn on_signal(&mut self, signo: i32, sender: i32, now: Instant) -> Next {
+        // A signal agent-init raised on itself (SIGPIPE on a closed stderr)
+        // is not meant for the command.
+        if sender == self.own_pid {
+            return Next::Continue;
+        }
+        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+        match self.command {
+            Some(pid) => {
+                let signo = self.stop_signal_for(pid, signo);
+                self.forward(pid, signo);
+                if terminating {
+                    // A stopped command cannot act on SIGTERM until continued.
+                    self.forward(pid, libc::SIGCONT);
+                    self.start_grace(now);
+                }
+                Next::Continue
+            }
+            None if terminating => self.shutdown_keep_alive(signo, now),
+            None => {
+                tracing::debug!(signal = signal_name(signo), "ignored in keep-alive mode");
+                Next::Continue
+            }
+        }
+    }
+
+    /// The command runs in a session of its own, so for the kernel its
+    /// process group is orphaned and it discards SIGTSTP/SIGTTIN/SIGTTOU
+    /// whose action is the default. A command that neither catches, ignores
+    /// nor blocks the signal gets SIGSTOP instead, so `docker kill -s TSTP`
+    /// really suspends it.
+    fn stop_signal_for(&self, pid: i32, signo: i32) -> i32 {
+        let stop_family = matches!(signo, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
+        if stop_family && self.os.handles(pid, signo) == Some(false) {
+            libc::SIGSTOP
+        } else {
+            signo
+        }
+    }
+
+    fn forward(&mut self, pid: i32, signo: i32) {
+        let target = match self.target {
+            SignalTarget::Group => -pid,
+            SignalTarget::Child => pid,
+        };
+        let result = self.os.kill(target, signo).and_then(|found| {
+            // The group can be gone while the command lives (it moved to a
+            // group of its own): then the command itself still gets it.
+            if !found && target < 0 {
+                self.os.kill(pid, signo)
+            } else {
+                Ok(found)
+            }
+        });
+        match result {
+            Ok(_) => tracing::debug!(signal = signal_name(signo), target, "forwarded"),
+            Err(e) => tracing::warn!(
+                signal = signal_name(signo),
+                target,
+                "forwarding failed: {e}"
+            ),
+        }
+    }
+
+    fn start_grace(&mut self, now: Instant) {
+        if self.deadline.is_none() {
+            tracing::info!(
+                grace = %crate::config::value::format_duration(self.grace),
+                "shutting down: SIGTERM sent, SIGKILL for what is left after the grace period"
+            );
+            self.deadline = Some(now + self.grace);
+        }
+    }
+
+    pub fn on_deadline(&mut self, now: Instant) -> Next {
+        let Some(end) = self.deadline else {
+            return Next::Continue;
+        };
+        if now >= end && !self.killed {
+            return self.grace_expired();
+        }
+        // A keep-alive shutdown looking whether anything is left.
+        if self.command.is_none() && !self.others_left() {
+            return Next::Exit(0);
+        }
+        Next::Continue
+    }
+
+    fn grace_expired(&mut self) -> Next {
+        self.killed = true;
+        match self.command {
+            Some(pid) => {
+                tracing::warn!(
+                    pid,
+                    "grace period expired: sending SIGKILL to the command's process group"
+                );
+                let _ = self.os.kill(-pid, libc::SIGKILL);
+                let _ = self.os.kill(pid, libc::SIGKILL);
+                Next::Continue
+            }
+            None => {
+                tracing::warn!("grace period expired: sending SIGKILL to remaining processes");
+                let _ = self.os.kill_all(libc::SIGKILL);
+                // Whatever is left now dies with the namespace.
+                Next::Exit(0)
+            }
+        }
+    }
+
+    /// Keep-alive mode on SIGTERM/SIGINT: as PID 1, ask every process left
+    /// by `docker exec` to stop and wait (up to the grace period) for them.
+    fn shutdown_keep_alive(&mut self, signo: i32, now: Instant) -> Next {
+        tracing::info!(signal = signal_name(signo), "keep-alive: shutting down");
+        if self.own_pid != 1 {
+            return Next::Exit(0);
+        }
+        if self.deadline.is_none() {
+            if !self.os.kill_all(libc::SIGTERM).unwrap_or(false) {
+                return Next::Exit(0);
+            }
+            let _ = self.os.kill_all(libc::SIGCONT);
+            self.start_grace(now);
+        }
+        Next::Continue
+    }
+
+    /// During a keep-alive shutdown: is any process besides agent-init left?
+    fn others_left(&mut self) -> bool {
+        self.own_pid == 1 && self.os.kill_all(0).unwrap_or(false)
+    }
+
+    /// The command has exited with `status`: the init's exit code.
+    pub fn on_command_exit(&mut self, status: WaitStatus) -> Next {
+        let code = exit::from_wait_status(status);
+        match status {
+            WaitStatus::Signaled(_, sig, _) => {
+                tracing::info!(signal = sig.as_str(), code, "command killed by signal")
+            }
+            _ => tracing::info!(code, "command exited"),
+        }
+        if let Some(pid) = self.command.take() {
+            // Like dumb-init: what the command left running in its group is
+            // asked to stop too, instead of being silently SIGKILLed with the
+            // namespace.
+            if self.target == SignalTarget::Group {
+                if let Ok(true) = self.os.kill(-pid, libc::SIGTERM) {
+                    let _ = self.os.kill(-pid, libc::SIGCONT);
+                    tracing::debug!(pgid = pid, "sent SIGTERM to the command's remaining group");
+                }
+            }
+        }
+        Next::Exit(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+    use nix::unistd::Pid;
+
+    /// Records every call; processes are alive until `gone` says otherwise.
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<(i32, i32)>,
+        all_calls: Vec<i32>,
+        gone: bool,
+        handles: Option<bool>,
+        others: bool,
+    }
+
+    impl Os for &mut Fake {
+        fn kill(&mut self, pid: i32, signo: i32) -> io::Result<bool> {
+            self.calls.push((pid, signo));
+            Ok(!self.gone)
+        }
+        fn kill_all(&mut self, signo: i32) -> io::Result<bool> {
+            self.all_calls.push(signo);
+            Ok(self.others)
+        }
+        fn handles(&self, _: i32, _: i32) -> Option<bool> {
+            self.handles
+        }
+    }
+
+    const GRACE: Duration = Duration::from_secs(8);
+
+    fn policy(fake: &mut Fake, command: Option<i32>) -> Policy<&mut Fake> {
+        let mut p = Policy::new(fake, 1, GRACE, SignalTarget::Group);
+        if let Some(pid) = command {
+            p.command_started(pid);
+        }
+        p
+    }
+
+    #[test]
+    fn signals_go_to_the_commands_group() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        assert_eq!(
+            p.on_signal(libc::SIGUSR1, 0, Instant::now()),
+            Next::Continue
+        );
+        assert_eq!(p.os.calls, [(-7, libc::SIGUSR1)]);
+        assert!(!p.stopping());
+    }
+
+    #[test]
+    fn a_gone_group_falls_back_to_the_command() {
+        let mut fake = Fake {
+            gone: true,
+            ..Fake::default()
+        };
+        let mut p = policy(&mut fake, Some(7));
+        p.on_signal(libc::SIGHUP, 0, Instant::now());
+        assert_eq!(p.os.calls, [(-7, libc::SIGHUP), (7, libc::SIGHUP)]);
+    }
+
+    #[test]
+    fn own_signals_are_not_forwarded() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        p.on_signal(libc::SIGPIPE, 1, Instant::now());
+        assert!(p.os.calls.is_empty());
+    }
+
+    #[test]
+    fn sigterm_starts_the_grace_period_and_its_end_kills_the_group() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        let t0 = Instant::now();
+        p.on_signal(libc::SIGTERM, 0, t0);
+        assert!(p.stopping());
+        assert_eq!(p.wake_at(t0), Some(t0 + GRACE));
+        assert_eq!(p.on_deadline(t0 + GRACE / 2), Next::Continue);
+        assert_eq!(p.on_deadline(t0 + GRACE), Next::Continue);
+        assert_eq!(
+            p.os.calls,
+            [
+                (-7, libc::SIGTERM),
+                (-7, libc::SIGCONT),
+                (-7, libc::SIGKILL),
+                (7, libc::SIGKILL)
+            ]
+        );
+        // The loop sleeps without a timer once the SIGKILL is out.
+        assert_eq!(p.wake_at(t0 + GRACE), None);
+    }
+
+    #[test]
+    fn a_second_sigterm_keeps_the_first_deadline() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        let t0 = Instant::now();
+        p.on_signal(libc::SIGTERM, 0, t0);
+        p.on_signal(libc::SIGTERM, 0, t0 + Duration::from_secs(5));
+        assert_eq!(p.wake_at(t0), Some(t0 + GRACE));
+    }
+
+    #[test]
+    fn stop_signals_become_sigstop_for_a_command_that_leaves_them_default() {
+        for (handles, expected) in [
+            (Some(false), libc::SIGSTOP),
+            (Some(true), libc::SIGTSTP),
+            (None, libc::SIGTSTP),
+        ] {
+            let mut fake = Fake {
+                handles,
+                ..Fake::default()
+            };
+            let mut p = policy(&mut fake, Some(7));
+            p.on_signal(libc::SIGTSTP, 0, Instant::now());
+            assert_eq!(p.os.calls, [(-7, expected)], "{handles:?}");
+        }
+    }
+
+    #[test]
+    fn the_exit_code_follows_the_command_and_its_group_is_asked_to_stop() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        let pid = Pid::from_raw(7);
+        assert_eq!(p.on_command_exit(WaitStatus::Exited(pid, 3)), Next::Exit(3));
+        assert_eq!(p.os.calls, [(-7, libc::SIGTERM), (-7, libc::SIGCONT)]);
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        let killed = WaitStatus::Signaled(pid, Signal::SIGKILL, false);
+        assert_eq!(p.on_command_exit(killed), Next::Exit(137));
+    }
+
+    #[test]
+    fn keep_alive_stops_at_once_when_nothing_else_runs() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, None);
+        assert_eq!(p.on_signal(libc::SIGTERM, 0, Instant::now()), Next::Exit(0));
+        assert_eq!(p.os.all_calls, [libc::SIGTERM]);
+    }
+
+    #[test]
+    fn keep_alive_waits_for_exec_processes_then_kills_them() {
+        let mut fake = Fake {
+            others: true,
+            ..Fake::default()
+        };
+        let mut p = policy(&mut fake, None);
+        let t0 = Instant::now();
+        assert_eq!(p.on_signal(libc::SIGTERM, 0, t0), Next::Continue);
+        assert_eq!(p.wake_at(t0), Some(t0 + EXEC_POLL));
+        assert_eq!(p.on_deadline(t0 + EXEC_POLL), Next::Continue);
+        assert_eq!(p.on_deadline(t0 + GRACE), Next::Exit(0));
+        assert_eq!(
+            p.os.all_calls,
+            [libc::SIGTERM, libc::SIGCONT, 0, libc::SIGKILL]
+        );
+    }
+
+    #[test]
+    fn keep_alive_ignores_other_signals() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, None);
+        assert_eq!(p.on_signal(libc::SIGHUP, 0, Instant::now()), Next::Continue);
+        assert!(p.os.calls.is_empty() && p.os.all_calls.is_empty());
+    }
+}
