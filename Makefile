@@ -13,7 +13,7 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: build test unit lint integration fmt clean demo mcp-venv bench \
+.PHONY: build test unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run mcp-test-image
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
@@ -53,9 +53,17 @@ build:
 
 test: lint unit integration e2e
 
-lint:
+lint: layers
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+# One-way dependencies between agent-init's top-level modules. The check is
+# shown to fail once, on a module that reaches up a layer.
+layers:
+	$(PYTHON) scripts/check-layers.py
+	@t=$$(mktemp -d) && mkdir -p $$t/src && echo 'use crate::init;' > $$t/src/sys.rs && touch $$t/src/init.rs && \
+	  if $(PYTHON) scripts/check-layers.py $$t/src >/dev/null; then \
+	    echo "check-layers.py let sys use init"; rm -rf $$t; exit 1; fi; rm -rf $$t
 
 unit:
 	$(CARGO) test --locked -p agent-init -p healthcheck

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Checks that the top-level modules of agent-init/src depend on each other
+one way: every `crate::` path (in `use` lines, grouped or not, and in code)
+is an edge from the module it appears in to the module it names, and each
+edge must go to a lower layer (LAYERS, bottom first). Exits 1 naming every
+edge that goes up or sideways, and any cycle; prints the layers otherwise.
+
+usage: check-layers.py [SRC_DIR] [--graph]"""
+import os
+import re
+import sys
+
+# Bottom first. A module may use only modules of lower layers.
+LAYERS = [
+    ["logging", "presets"],
+    ["launch"],
+    ["sys"],
+    ["exit"],
+    ["files", "output", "config", "children", "state"],
+    ["spawn"],
+    ["steps", "health", "exec"],
+    ["cli"],
+    ["init"],
+    ["main"],
+]
+
+def edges(root):
+    graph = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if not f.endswith(".rs"):
+                continue
+            path = os.path.join(d, f)
+            module = os.path.relpath(path, root)[:-3].split("/")[0]
+            text = open(path, encoding="utf-8", errors="replace").read()
+            # Comments are not dependencies.
+            text = re.sub(r"//[^\n]*", "", text)
+            names = set(re.findall(r"crate::([a-z_][a-z0-9_]*)", text))
+            for group in re.findall(r"crate::\{([^}]*)\}", text, re.S):
+                for item in group.split(","):
+                    item = item.strip().split("::")[0].split(" ")[0]
+                    if re.fullmatch(r"[a-z_][a-z0-9_]*", item):
+                        names.add(item)
+            names.discard(module)
+            graph.setdefault(module, set()).update(names)
+    return graph
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    root = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "agent-init", "src")
+    graph = edges(root)
+    layer = {m: i for i, ms in enumerate(LAYERS) for m in ms}
+    problems = []
+    for m in sorted(graph):
+        if m not in layer:
+            problems.append(f"module {m} is in no layer (add it to LAYERS in {__file__})")
+            continue
+        for n in sorted(graph[m]):
+            if n not in layer:
+                problems.append(f"{m} uses {n}, which is in no layer")
+            elif layer[n] >= layer[m]:
+                problems.append(
+                    f"{m} (layer {layer[m]}) uses {n} (layer {layer[n]}): dependencies must go down"
+                )
+    if "--graph" in sys.argv:
+        for m in sorted(graph):
+            print(f"{m} -> {', '.join(sorted(graph[m]))}")
+    if problems:
+        print("\n".join(problems))
+        sys.exit(1)
+    print("layers ok: " + " < ".join("{" + ", ".join(ms) + "}" for ms in LAYERS))
+
+main()
