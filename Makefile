@@ -128,4 +128,6 @@ bench: build
 	@for t in tini dumb-init catatonit curl; do command -v $$t >/dev/null || NEED="$$NEED $$t"; done; \
 	  if [ -n "$$NEED" ]; then apt-get update -qq && apt-get install -y -qq $$NEED; fi
 	$(CARGO) build --release --locked -p agent-init-tests --bins
+	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(TARGET) \
+	  -p agent-init --target-dir target/bench-symbols
 	$(PYTHON) bench/bench.py

@@ -151,12 +151,23 @@ fn what_the_command_leaves_in_its_group_gets_sigterm(#[case] target: &str) {
     );
     let out = run(
         As::Subreaper,
-        &["--log-level", "warn", "--signal-target", target, "--", "sh", "-c", &script],
+        &[
+            "--log-level",
+            "warn",
+            "--signal-target",
+            target,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
     );
     assert_eq!(out.code, Some(4), "{}", out.stderr);
     let pid: i32 = out.stdout[0].parse().unwrap();
     if target == "group" {
-        wait_for(SOON, "the grandchild's mark", || mark.exists().then_some(()));
+        wait_for(SOON, "the grandchild's mark", || {
+            mark.exists().then_some(())
+        });
     } else {
         assert!(
             matches!(state_of(pid), Some(s) if s != 'Z'),
@@ -401,9 +412,9 @@ fn keep_alive_gives_exec_processes_the_grace_period() {
 
 #[test]
 fn keep_alive_is_idle_without_wakeups() {
-    let mut init = start(As::Pid1, &["--"]);
-    wait_for(SOON, "keep-alive to log", || {
-        init.stderr().contains("keeping alive").then_some(())
+    let mut init = start(As::Pid1, &["--log-level", "debug", "--"]);
+    wait_for(SOON, "the init to settle", || {
+        init.stderr().contains("settled").then_some(())
     });
     let pid = init.pid();
     let before = status_field(pid, "voluntary_ctxt_switches").unwrap()

@@ -37,6 +37,24 @@ pub fn handled_signals() -> Vec<i32> {
     standard.chain(realtime).collect()
 }
 
+/// The signals agent-init has installed a handler for, one bit each: what a
+/// child must set back to the default before it execs.
+static INSTALLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records that handlers for `signals` are installed.
+pub fn note_installed(signals: &[i32]) {
+    let bits = signals
+        .iter()
+        .filter(|s| (1..=64).contains(*s))
+        .fold(0u64, |b, s| b | 1 << (s - 1));
+    INSTALLED.fetch_or(bits, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn installed() -> Vec<i32> {
+    let bits = INSTALLED.load(std::sync::atomic::Ordering::SeqCst);
+    (1..=64).filter(|s| bits & (1 << (s - 1)) != 0).collect()
+}
+
 /// A signal's conventional name ("SIGTERM", "SIGRTMIN+3").
 pub fn signal_name(signo: i32) -> String {
     match Signal::try_from(signo) {
@@ -95,7 +113,7 @@ pub fn place_child(
                 .collect::<Vec<_>>(),
         )
     });
-    let handled = handled_signals();
+    let handled = installed();
     let closure = move || -> io::Result<()> {
         // agent-init's handlers would otherwise swallow a signal meant for
         // the command before it has exec'd; the signals stay blocked (see
@@ -178,6 +196,44 @@ pub fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
     let result = cmd.spawn();
     let _ = signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     result
+}
+
+/// Lets go of the pages of agent-init's own code and read-only data that
+/// startup touched (configuration, runtime and signal set-up) and the loop
+/// never needs again: they leave its resident set and stay in the page
+/// cache, whence anything used later faults back in. Only read-only
+/// mappings of the executable are released: for those, MADV_DONTNEED
+/// drops nothing that could not be read again from the file.
+pub fn release_startup_pages() {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(3);
+        if path != exe.to_str() || perms.contains('w') || !perms.ends_with('p') {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        // SAFETY: the range is a whole mapping of this process, read-only
+        // and backed by the executable; MADV_DONTNEED on it only drops page
+        // table entries, which the next access re-creates from the file.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
 }
 
 /// Whether standard input is a terminal.

@@ -6,9 +6,11 @@
 //! renders as short text (Docker keeps only 4 KiB) or one JSON object.
 //! Checks never write anything and make no network calls but their own.
 //!
-//! Checks are futures on the caller's tokio runtime; a check that touches
-//! the filesystem does so on the runtime's blocking threads, so a hung
-//! network mount cannot hold up the others or the timeout.
+//! Checks are futures on the caller's tokio runtime. The ones that touch
+//! the workspace's filesystem (which may be a network mount that hangs) or
+//! wait for a child run on the runtime's blocking threads, so they cannot
+//! hold up the others or the timeout; the rest (procfs, the status socket,
+//! the network) need no thread.
 
 // A panic in PID 1 kills the container: none outside tests.
 #![cfg_attr(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use crate::{blocking, BoxFuture, Check};
+use crate::{BoxFuture, Check};
 
 pub struct Memory {
     pub min_free_mb: u64,
@@ -56,27 +56,29 @@ impl Check for Memory {
     }
 
     fn run(&self, _timeout: Duration) -> BoxFuture {
-        let min = self.min_free_mb;
-        Box::pin(blocking(move || {
-            let s = snapshot()?;
-            let mib = |b: u64| b / (1024 * 1024);
-            let detail = match s.limit {
-                Some(limit) => format!(
-                    "{} MiB available of a {} MiB limit (cgroup), minimum {min}",
-                    mib(s.available),
-                    mib(limit),
-                ),
-                None => format!(
-                    "{} MiB available (no cgroup limit), minimum {min}",
-                    mib(s.available),
-                ),
-            };
-            if mib(s.available) < min {
-                Err(detail)
-            } else {
-                Ok(detail)
-            }
-        }))
+        // procfs and cgroupfs answer at once: no thread needed.
+        Box::pin(std::future::ready(judge(self.min_free_mb)))
+    }
+}
+
+fn judge(min: u64) -> Result<String, String> {
+    let s = snapshot()?;
+    let mib = |b: u64| b / (1024 * 1024);
+    let detail = match s.limit {
+        Some(limit) => format!(
+            "{} MiB available of a {} MiB limit (cgroup), minimum {min}",
+            mib(s.available),
+            mib(limit),
+        ),
+        None => format!(
+            "{} MiB available (no cgroup limit), minimum {min}",
+            mib(s.available),
+        ),
+    };
+    if mib(s.available) < min {
+        Err(detail)
+    } else {
+        Ok(detail)
     }
 }
 

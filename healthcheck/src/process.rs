@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::status::{self, Status};
-use crate::{blocking, BoxFuture, Check};
+use crate::{BoxFuture, Check};
 
 pub struct Process {
     /// Also require the startup steps to have finished (startup and
@@ -31,9 +31,7 @@ impl Check for Process {
 
     fn run(&self, timeout: Duration) -> BoxFuture {
         let require_started = self.require_started;
-        Box::pin(blocking(move || {
-            judge(&status::query(timeout)?, require_started)
-        }))
+        Box::pin(async move { judge(&status::query(timeout).await?, require_started) })
     }
 }
 

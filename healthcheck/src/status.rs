@@ -8,9 +8,8 @@
 //! processes of its own container. Where /run is writable it also serves a
 //! pathname socket in a private directory, which clients try first.
 
-use std::io::{Read, Write};
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixStream};
+use std::os::unix::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -66,36 +65,52 @@ pub fn address() -> Result<SocketAddr, String> {
 }
 
 /// Asks the running init for its status.
-pub fn query(timeout: Duration) -> Result<Status, String> {
-    let answer = request("status", timeout)?;
+pub async fn query(timeout: Duration) -> Result<Status, String> {
+    let answer = ask("status", timeout).await?;
     serde_json::from_slice(&answer).map_err(|e| format!("bad status answer from agent-init: {e}"))
 }
 
-/// Sends one request line and returns the whole answer.
+/// [`ask`], for a caller without a runtime (`agent-init exec`).
 pub fn request(what: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    let path = std::path::Path::new(RUNTIME_DIR).join(socket_file()?);
-    let mut s = match UnixStream::connect(&path) {
-        Ok(s) => s,
-        // Absent, or not ours to open: the abstract socket is always there.
-        Err(_) => UnixStream::connect_addr(&address()?).map_err(|e| {
-            format!(
-                "cannot reach agent-init's status socket: {e} (is agent-init PID 1 of this container?)"
-            )
-        })?,
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting a runtime: {e}"))?
+        .block_on(ask(what, timeout))
+}
+
+/// Sends one request line and returns the whole answer, all within
+/// `timeout`: an init that does not answer costs no more.
+pub async fn ask(what: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixStream;
+    let exchange = async {
+        let path = std::path::Path::new(RUNTIME_DIR).join(socket_file()?);
+        let mut s = match UnixStream::connect(&path).await {
+            Ok(s) => s,
+            // Absent, or not ours to open: the abstract socket is always
+            // there (a leading NUL names it).
+            Err(_) => UnixStream::connect(format!("\0{}", socket_name()?))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot reach agent-init's status socket: {e} (is agent-init PID 1 of this container?)"
+                    )
+                })?,
+        };
+        // A refusal may come before the request is read: the write then
+        // fails, and the answer still waits to be read.
+        let written = s.write_all(format!("{what}\n").as_bytes()).await;
+        let mut out = Vec::new();
+        let read = s.read_to_end(&mut out).await;
+        if out.is_empty() {
+            written.map_err(|e| format!("asking agent-init: {e}"))?;
+            read.map_err(|e| format!("reading agent-init's answer: {e}"))?;
+            return Err(format!("agent-init gave no answer to `{what}`"));
+        }
+        Ok(out)
     };
-    s.set_read_timeout(Some(timeout)).ok();
-    s.set_write_timeout(Some(timeout)).ok();
-    // A refusal may come before the request is read: the write then fails,
-    // and the answer still waits to be read.
-    let written = s.write_all(format!("{what}\n").as_bytes());
-    let mut out = Vec::new();
-    let read = s.read_to_end(&mut out);
-    if out.is_empty() {
-        written.map_err(|e| format!("asking agent-init: {e}"))?;
-        read.map_err(|e| format!("reading agent-init's answer: {e}"))?;
-    }
-    if out.is_empty() {
-        return Err(format!("agent-init gave no answer to `{what}`"));
-    }
-    Ok(out)
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("agent-init did not answer `{what}` in time")))
 }

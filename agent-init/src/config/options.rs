@@ -247,7 +247,9 @@ mod tests {
             if std::env::var_os("UPDATE_README").is_some() {
                 std::fs::write(path, format!("{}{table}{}", &readme[..a], &readme[b..])).unwrap();
             } else {
-                panic!("README's option reference is stale (UPDATE_README=1 rewrites it):\n{table}");
+                panic!(
+                    "README's option reference is stale (UPDATE_README=1 rewrites it):\n{table}"
+                );
             }
         }
     }

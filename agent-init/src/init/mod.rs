@@ -79,6 +79,10 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
 
 type Signals = SignalsInfo<WithOrigin>;
 
+/// When the pages only startup used are let go: long before anyone could
+/// call the init idle, long after a short command is gone.
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// A received signal: its number and who sent it (0: the kernel, or a
 /// process outside our PID namespace).
 fn received(origin: &signal_hook::low_level::siginfo::Origin) -> (i32, i32) {
@@ -90,10 +94,22 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
     // down: dropping the stream closes the handlers' socket before they are
     // unregistered, and a late signal would then raise SIGPIPE from within
     // the SIGPIPE handler, forever. The init exits right after anyway.
+    //
+    // Installing a handler costs signal-hook a copy of its whole table, so
+    // all of them take a while. As PID 1 the kernel drops any signal the
+    // init has no handler for, so only what startup needs comes first and
+    // the rest right after the command has started (a signal in between
+    // is lost, not fatal). Anywhere else an unhandled signal could kill
+    // agent-init: all of them come first.
+    let first: Vec<i32> = if own_pid == 1 {
+        vec![libc::SIGCHLD, libc::SIGTERM, libc::SIGINT]
+    } else {
+        sys::handled_signals()
+    };
     let signals: &'static mut Signals = Box::leak(Box::new(
-        Signals::new(sys::handled_signals())
-            .map_err(|e| Error::os("installing signal handlers", e))?,
+        Signals::new(&first).map_err(|e| Error::os("installing signal handlers", e))?,
     ));
+    sys::note_installed(&first);
     let keep_alive = matches!(mode, Mode::KeepAlive);
     let shared = Arc::new(Shared::new(own_pid, keep_alive));
     status::serve(shared.clone());
@@ -156,6 +172,21 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
         }
     }
 
+    let rest: Vec<i32> = sys::handled_signals()
+        .into_iter()
+        .filter(|s| !first.contains(s))
+        .collect();
+    let handle = signals.handle();
+    for &signo in &rest {
+        if let Err(e) = handle.add_signal(signo) {
+            tracing::warn!(signal = sys::signal_name(signo), "cannot handle it: {e}");
+        }
+    }
+    sys::note_installed(&rest);
+    // Startup's code will not run again: once the init has settled, its
+    // pages are let go (at once, a short-lived command would only fault
+    // them back in on its way out).
+    let mut release = Some(Box::pin(tokio::time::sleep(RELEASE_AFTER)));
     let mut signals_closed = false;
     loop {
         let wake = policy.wake_at(Instant::now());
@@ -183,7 +214,7 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
                     Next::Continue
                 }
             },
-            status = command_exit(&mut exited) => {
+            status = when_set(&mut exited) => {
                 exited = None;
                 shared.set_command(None);
                 match status {
@@ -195,6 +226,12 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
                 }
             }
             _ = sleep_until(wake), if wake.is_some() => policy.on_deadline(Instant::now()),
+            _ = when_set(&mut release) => {
+                release = None;
+                sys::release_startup_pages();
+                tracing::debug!("settled: let go of the pages only startup used");
+                Next::Continue
+            }
         };
         if let Next::Exit(code) = next {
             return Ok(code);
@@ -202,12 +239,10 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
     }
 }
 
-/// The command's exit status, once it has one (never, in keep-alive mode).
-async fn command_exit(
-    rx: &mut Option<tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>>,
-) -> Result<nix::sys::wait::WaitStatus, tokio::sync::oneshot::error::RecvError> {
-    match rx {
-        Some(rx) => rx.await,
+/// What `f` resolves to, if there is an `f`; else never.
+async fn when_set<F: std::future::Future + Unpin>(f: &mut Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
         None => std::future::pending().await,
     }
 }
