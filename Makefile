@@ -98,7 +98,7 @@ e2e-run: base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
-	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security \
+	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security --test services \
 	  -- --test-threads 2
 
 # The official MCP Python SDK, for a real MCP server in the tests.

@@ -101,16 +101,19 @@ pub fn start_with(mode: As, args: &[&str], setup: impl FnOnce(&mut Command)) -> 
         .stderr(Stdio::piped());
     setup(&mut cmd);
     let mut process = cmd.spawn().expect("spawning agent-init");
-    let out = process.stdout.take().unwrap();
+    let out = process.stdout.take();
     let err = process.stderr.take().unwrap();
     let (tx, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
+    // Unless the test took standard output for itself.
+    if let Some(out) = out {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        });
+    }
     let stderr = Arc::new(Mutex::new(String::new()));
     let (done_tx, stderr_done) = channel();
     let sink = stderr.clone();

@@ -50,6 +50,7 @@ pub enum Sub {
     Config,
     Check,
     Exec,
+    Status,
 }
 
 /// How `health` prints (`--format`).
@@ -78,7 +79,7 @@ pub enum Stop {
     Usage(String),
 }
 
-const SUBCOMMANDS: [(&str, Sub, &str); 5] = [
+const SUBCOMMANDS: [(&str, Sub, &str); 6] = [
     (
         "health",
         Sub::Health,
@@ -94,6 +95,11 @@ const SUBCOMMANDS: [(&str, Sub, &str); 5] = [
         "check",
         Sub::Check,
         "Run every startup validation without starting the command (for CI or a `docker build` smoke test); exit 0 when all pass",
+    ),
+    (
+        "status",
+        Sub::Status,
+        "Show what the running init supervises: the command, services and jobs, with state, pid, uptime, restarts and last exit or run; exit 69 when no init answers",
     ),
     (
         "exec",
@@ -119,7 +125,12 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Stop> {
         }
         None => ("agent-init".to_string(), Sub::Init),
     };
-    let scope = if sub == Sub::Health { HEALTH } else { INIT };
+    let scope = match sub {
+        Sub::Health => HEALTH,
+        // Takes only --format: it reads the running init, not a configuration.
+        Sub::Status => 0,
+        _ => INIT,
+    };
     let mut inv = Invocation {
         sub,
         config: None,
@@ -186,11 +197,11 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Stop> {
                 &format!("unexpected argument '{text}' found (put the command after --)"),
             ));
         }
-        if flag == "--config" {
+        if flag == "--config" && sub != Sub::Status {
             inv.config = Some(PathBuf::from(value("PATH")?));
             continue;
         }
-        if flag == "--format" && sub == Sub::Health {
+        if flag == "--format" && matches!(sub, Sub::Health | Sub::Status) {
             inv.format = match value("text|json")?.as_str() {
                 "text" => Format::Text,
                 "json" => Format::Json,
@@ -319,11 +330,14 @@ fn help(sub: Sub, name: &str, scope: u8) -> String {
     }
     if sub != Sub::Exec {
         out.push_str("\nOptions:\n");
-        let mut entries: Vec<(String, String)> = vec![(
-            "--config <PATH>".into(),
-            "Configuration file (TOML) [env: AGENT_INIT_CONFIG] [default: /etc/agent-init/config.toml]".into(),
-        )];
-        if sub == Sub::Health {
+        let mut entries: Vec<(String, String)> = Vec::new();
+        if sub != Sub::Status {
+            entries.push((
+                "--config <PATH>".into(),
+                "Configuration file (TOML) [env: AGENT_INIT_CONFIG] [default: /etc/agent-init/config.toml]".into(),
+            ));
+        }
+        if matches!(sub, Sub::Health | Sub::Status) {
             entries.push((
                 "--format <text|json>".into(),
                 "Output format [default: text]".into(),

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use healthcheck::{cli, disk, memory, probe, process, target, workspace, Check, Planned, Report};
+use healthcheck::{
+    cli, disk, memory, probe, process, services, target, workspace, Check, Planned, Report,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{Config, Probe};
@@ -39,6 +41,8 @@ pub struct HealthOptions {
     pub timeout: Duration,
     pub check_timeouts: Vec<(String, Duration)>,
     pub skip: Vec<String>,
+    /// The init supervises services: readiness needs the required ones.
+    pub services: bool,
 }
 
 impl HealthOptions {
@@ -74,6 +78,7 @@ impl HealthOptions {
                 .map(|(k, v)| (k.clone(), v.get()))
                 .collect(),
             skip: h.skip.clone(),
+            services: !c.services.is_empty(),
         })
     }
 }
@@ -85,6 +90,9 @@ pub fn plan(probe: Probe, opts: &HealthOptions) -> Vec<Planned> {
         // Not ready while starting: the command is not running yet.
         require_started: probe != Probe::Liveness,
     })];
+    if probe != Probe::Liveness && opts.services {
+        checks.push(Box::new(services::Services));
+    }
     if probe == Probe::Readiness {
         if let Some(name) = &opts.cli {
             checks.push(Box::new(cli::Cli {

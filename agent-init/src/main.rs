@@ -25,7 +25,9 @@ mod output;
 mod presets;
 mod spawn;
 mod state;
+mod status;
 mod steps;
+mod supervise;
 mod sys;
 
 use std::process::ExitCode;
@@ -108,6 +110,10 @@ fn run(mut i: Invocation) -> Result<u8, Error> {
                 cli::Format::Json => health::Format::Json,
             };
             health::run(&c, c.health.probe, format)
+        }
+        Sub::Status => {
+            logging::init(LogFormat::Text, LevelFilter::WARN);
+            status::run(i.format == cli::Format::Json)
         }
         Sub::Config => {
             let loaded = load(&mut i, true)?;

@@ -1,12 +1,139 @@
-//! Reading a child's output line by line into the log, bounded: a line
-//! longer than [`MAX_LINE`] is cut into pieces, a last line without a
-//! newline is still delivered, and invalid UTF-8 is shown lossily. Reading
-//! is asynchronous, so a child that floods its output costs the loop only
-//! its turns, never a stall.
+//! Children's output, line by line: reading it (bounded: a line longer than
+//! [`MAX_LINE`] is cut into pieces, a last line without a newline is still
+//! delivered, invalid UTF-8 is shown lossily) and passing it on with the
+//! service's or job's name in front ([`Sink`]). Reading is asynchronous and
+//! writing happens on a thread of its own behind a bounded queue, so a
+//! child that floods its output, or a standard output nobody reads, costs
+//! the loop only its turns, never a stall: lines that do not fit in the
+//! queue are dropped and counted.
 
+use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::OnceLock;
 
 use tokio::io::AsyncReadExt;
+
+use crate::logging::LogFormat;
+
+/// Which of a child's streams a line came from; it goes to the same one of
+/// agent-init's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Lines waiting for the writer.
+const QUEUE: usize = 4096;
+
+struct Line {
+    stream: Stream,
+    text: String,
+}
+
+/// Where the lines of services and jobs go.
+pub struct Sink {
+    tx: SyncSender<Line>,
+    format: LogFormat,
+    dropped: AtomicU64,
+}
+
+static SINK: OnceLock<Option<Sink>> = OnceLock::new();
+
+impl Sink {
+    /// Starts the writer thread (once; later calls are no-ops).
+    pub fn start(format: LogFormat) {
+        SINK.get_or_init(|| {
+            let (tx, rx) = sync_channel::<Line>(QUEUE);
+            let spawned = std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || {
+                    while let Ok(line) = rx.recv() {
+                        write(&line);
+                        while let Ok(line) = rx.try_recv() {
+                            write(&line);
+                        }
+                        let dropped = SINK
+                            .get()
+                            .and_then(Option::as_ref)
+                            .map_or(0, |s| s.dropped.swap(0, Ordering::Relaxed));
+                        if dropped > 0 {
+                            tracing::warn!(
+                                "dropped {dropped} lines of output from services and jobs: \
+                                 standard output or error is not read fast enough"
+                            );
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => Some(Sink {
+                    tx,
+                    format,
+                    dropped: AtomicU64::new(0),
+                }),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot start the output thread: {e}; output of services and jobs is lost"
+                    );
+                    None
+                }
+            }
+        });
+    }
+
+    /// Passes on one line of `kind` (`service` or `job`) `name`.
+    pub fn line(kind: &str, name: &str, stream: Stream, text: &str) {
+        let Some(sink) = SINK.get().and_then(Option::as_ref) else {
+            return;
+        };
+        let text = crate::logging::scrub(text);
+        let formatted = match sink.format {
+            LogFormat::Text => format!("[{name}] {text}\n"),
+            LogFormat::Json => {
+                let mut v = serde_json::json!({
+                    "timestamp": timestamp(),
+                    "stream": stream.name(),
+                    "message": text,
+                });
+                v[kind] = serde_json::Value::from(name);
+                format!("{v}\n")
+            }
+        };
+        match sink.tx.try_send(Line {
+            stream,
+            text: formatted,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                sink.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+fn write(line: &Line) {
+    let _ = match line.stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(line.text.as_bytes()),
+        Stream::Stderr => std::io::stderr().lock().write_all(line.text.as_bytes()),
+    };
+}
+
+/// RFC 3339 UTC with microseconds, like the log's JSON lines.
+fn timestamp() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
 
 /// Longest piece of a line delivered at once.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -61,6 +188,16 @@ mod tests {
         let mut out = Vec::new();
         lines(input, |l| out.push(l.to_string())).await;
         out
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let t = timestamp();
+        assert_eq!(t.len(), 27, "{t}");
+        assert!(
+            t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T",
+            "{t}"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

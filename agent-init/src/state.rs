@@ -1,11 +1,12 @@
 //! The init's state, written by its loop and read by the status server and
 //! the health endpoint: lock-free, so a reader never holds up the loop.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use healthcheck::status::{Status, RUNNING, STARTING, STOPPING};
+use healthcheck::status::{JobStatus, ServiceStatus, Status, RUNNING, STARTING, STOPPING};
 
 use crate::launch::Launch;
 
@@ -37,7 +38,12 @@ pub struct Shared {
     phase: AtomicU8,
     /// 0 while no command runs.
     command_pid: AtomicI32,
+    command_started: OnceLock<Instant>,
     launch: OnceLock<Launch>,
+    /// Each service's status, and since when it runs.
+    services: Mutex<BTreeMap<String, (ServiceStatus, Option<Instant>)>>,
+    /// Each job's status, and when its last run started.
+    jobs: Mutex<BTreeMap<String, (JobStatus, Option<Instant>)>>,
 }
 
 impl Shared {
@@ -48,8 +54,65 @@ impl Shared {
             started: Instant::now(),
             phase: AtomicU8::new(Phase::Starting as u8),
             command_pid: AtomicI32::new(0),
+            command_started: OnceLock::new(),
             launch: OnceLock::new(),
+            services: Mutex::new(BTreeMap::new()),
+            jobs: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Records a service (or a job) before it first starts.
+    pub fn add_service(&self, status: ServiceStatus) {
+        lock(&self.services).insert(status.name.clone(), (status, None));
+    }
+
+    pub fn add_job(&self, status: JobStatus) {
+        lock(&self.jobs).insert(status.name.clone(), (status, None));
+    }
+
+    /// Changes service `name`'s status, and since when it runs.
+    pub fn update_service(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut ServiceStatus, &mut Option<Instant>),
+    ) {
+        if let Some((s, since)) = lock(&self.services).get_mut(name) {
+            change(s, since);
+        }
+    }
+
+    /// Changes job `name`'s status, and when its last run started.
+    pub fn update_job(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut JobStatus, &mut Option<Instant>),
+    ) {
+        if let Some((j, at)) = lock(&self.jobs).get_mut(name) {
+            change(j, at);
+        }
+    }
+
+    pub fn services(&self) -> Vec<ServiceStatus> {
+        lock(&self.services)
+            .values()
+            .map(|(s, since)| ServiceStatus {
+                uptime_s: since.map(|t| t.elapsed().as_secs_f64()),
+                ..s.clone()
+            })
+            .collect()
+    }
+
+    fn jobs(&self) -> Vec<JobStatus> {
+        lock(&self.jobs)
+            .values()
+            .map(|(j, at)| {
+                let mut j = j.clone();
+                if let (Some(last), Some(at)) = (j.last.as_mut(), at) {
+                    last.ago_s = at.elapsed().as_secs_f64();
+                }
+                j
+            })
+            .collect()
     }
 
     pub fn phase(&self) -> Phase {
@@ -67,6 +130,9 @@ impl Shared {
     /// Startup has finished: the command (if any) runs with `launch`.
     pub fn started(&self, command_pid: Option<i32>, launch: Launch) {
         self.set_command(command_pid);
+        if command_pid.is_some() {
+            let _ = self.command_started.set(Instant::now());
+        }
         let _ = self.launch.set(launch);
         // A shutdown that began during startup stays a shutdown.
         let _ = self.phase.compare_exchange(
@@ -99,6 +165,18 @@ impl Shared {
             phase: self.phase().name().to_string(),
             command_pid: (pid > 0).then_some(pid),
             uptime_s: self.started.elapsed().as_secs_f64(),
+            command_uptime_s: self
+                .command_started
+                .get()
+                .filter(|_| pid > 0)
+                .map(|t| t.elapsed().as_secs_f64()),
+            services: self.services(),
+            jobs: self.jobs(),
         }
     }
+}
+
+/// A poisoned lock only means a panic elsewhere; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -70,6 +70,28 @@ pub fn signal_name(signo: i32) -> String {
     }
 }
 
+/// The number of a signal named `SIGTERM`, `TERM`, `SIGRTMIN+2` or `15`.
+pub fn signal_number(name: &str) -> Option<i32> {
+    let n = name.trim();
+    if let Ok(num) = n.parse::<i32>() {
+        return handled_signals().contains(&num).then_some(num);
+    }
+    let upper = n.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    if let Some(offset) = full.strip_prefix("SIGRTMIN+") {
+        let num = libc::SIGRTMIN() + i32::from(offset.parse::<u8>().ok()?);
+        return (num <= libc::SIGRTMAX()).then_some(num);
+    }
+    full.parse::<Signal>()
+        .ok()
+        .map(|s| s as i32)
+        .filter(|s| handled_signals().contains(s) || *s == libc::SIGKILL)
+}
+
 /// Makes this process a child subreaper, so orphaned descendants are
 /// re-parented to it instead of to the real PID 1.
 pub fn set_child_subreaper() -> io::Result<()> {
@@ -202,38 +224,67 @@ pub fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
 /// startup touched (configuration, runtime and signal set-up) and the loop
 /// never needs again: they leave its resident set and stay in the page
 /// cache, whence anything used later faults back in. Only read-only
-/// mappings of the executable are released: for those, MADV_DONTNEED
-/// drops nothing that could not be read again from the file.
+/// mappings of the executable whose pages are all still the file's are
+/// released: a mapping with private copies (relocated data made read-only
+/// afterwards, as in a position-independent build) would lose them.
 pub fn release_startup_pages() {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
         return;
     };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let path = f.nth(3);
-        if path != exe.to_str() || perms.contains('w') || !perms.ends_with('p') {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-        else {
-            continue;
-        };
-        // SAFETY: the range is a whole mapping of this process, read-only
-        // and backed by the executable; MADV_DONTNEED on it only drops page
-        // table entries, which the next access re-creates from the file.
+    for (start, end) in pristine_mappings(&smaps, exe.to_str().unwrap_or("")) {
+        // SAFETY: the range is a whole mapping of this process, read-only,
+        // backed by the executable, and without private copies; on it,
+        // MADV_DONTNEED only drops page table entries, which the next
+        // access re-creates from the file.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
+}
+
+/// The read-only private mappings of `exe` in `smaps` that hold no
+/// anonymous (copied-on-write) pages.
+fn pristine_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    // The mapping being read, while it qualifies so far.
+    let mut candidate: Option<(usize, usize)> = None;
+    let mut anonymous_seen = false;
+    let close = |c: &mut Option<(usize, usize)>, anon_seen: bool, found: &mut Vec<_>| {
+        if let Some(range) = c.take() {
+            if anon_seen {
+                found.push(range);
+            }
+        }
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            close(&mut candidate, anonymous_seen, &mut found);
+            anonymous_seen = false;
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3);
+            if path != Some(exe) || perms.contains('w') || !perms.ends_with('p') {
+                continue;
+            }
+            if let (Ok(start), Ok(end)) =
+                (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            {
+                candidate = Some((start, end));
+            }
+        } else if first == "Anonymous:" && candidate.is_some() {
+            if f.next() == Some("0") {
+                anonymous_seen = true;
+            } else {
+                candidate = None;
+            }
+        }
+    }
+    close(&mut candidate, anonymous_seen, &mut found);
+    found
 }
 
 /// Whether standard input is a terminal.
@@ -296,9 +347,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signal_names() {
+    fn only_read_only_mappings_without_private_copies_are_released() {
+        let smaps = "\
+00400000-00500000 r--p 00000000 08:01 42 /bin/agent-init
+Size: 1024 kB
+Anonymous: 0 kB
+00500000-00600000 r-xp 00100000 08:01 42 /bin/agent-init
+Anonymous: 0 kB
+00600000-00700000 r--p 00200000 08:01 42 /bin/agent-init
+Anonymous: 12 kB
+00700000-00710000 rw-p 00300000 08:01 42 /bin/agent-init
+Anonymous: 0 kB
+00800000-00900000 r--p 00000000 08:01 43 /lib/other.so
+Anonymous: 0 kB
+00a00000-00b00000 r-xp 00100000 08:01 42 /bin/agent-init
+";
+        assert_eq!(
+            pristine_mappings(smaps, "/bin/agent-init"),
+            [(0x400000, 0x500000), (0x500000, 0x600000)]
+        );
+    }
+
+    #[test]
+    fn signal_names_both_ways() {
         assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
         assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+        for name in [
+            "SIGTERM",
+            "TERM",
+            "term",
+            "15",
+            "SIGRTMIN+2",
+            "SIGHUP",
+            "SIGKILL",
+        ] {
+            let n = signal_number(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(signal_number(&signal_name(n)), Some(n), "{name}");
+        }
+        for bad in [
+            "SIGNOPE",
+            "SIGSEGV",
+            "0",
+            "99",
+            "SIGRTMIN+99",
+            "SIGRTMIN+-1",
+            "",
+        ] {
+            assert_eq!(signal_number(bad), None, "{bad}");
+        }
     }
 
     #[test]

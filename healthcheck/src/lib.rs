@@ -27,6 +27,7 @@ pub mod net;
 pub mod probe;
 pub mod process;
 pub mod report;
+pub mod services;
 pub mod status;
 pub mod target;
 pub mod workspace;
@@ -38,7 +39,15 @@ use std::time::{Duration, Instant};
 pub use report::{CheckResult, Report};
 
 /// The names of the checks, as `--skip` and `check_timeouts` take them.
-pub const CHECKS: [&str; 6] = ["process", "cli", "workspace", "disk", "mcp", "memory"];
+pub const CHECKS: [&str; 7] = [
+    "process",
+    "services",
+    "cli",
+    "workspace",
+    "disk",
+    "mcp",
+    "memory",
+];
 
 /// What a check's future resolves to: a short detail line, or what is wrong.
 pub type Outcome = Result<String, String>;

@@ -28,6 +28,56 @@ pub struct Status {
     pub command_pid: Option<i32>,
     /// Seconds since agent-init started.
     pub uptime_s: f64,
+    /// Seconds since the command started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_uptime_s: Option<f64>,
+    #[serde(default)]
+    pub services: Vec<ServiceStatus>,
+    #[serde(default)]
+    pub jobs: Vec<JobStatus>,
+}
+
+/// A supervised service as the init sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// waiting (for its dependencies), starting, ready, backoff (restarting
+    /// soon), failed (crash loop, or could not start), exited (done, by its
+    /// restart policy), stopping, stopped.
+    pub state: String,
+    pub pid: Option<i32>,
+    /// The command waits for it and readiness needs it.
+    pub required: bool,
+    pub restarts: u32,
+    /// Seconds since it (last) started, while it runs.
+    pub uptime_s: Option<f64>,
+    /// How it last ended: "exited with 1", "killed by SIGKILL".
+    pub last_exit: Option<String>,
+}
+
+pub const SERVICE_READY: &str = "ready";
+
+/// A periodic job as the init sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct JobStatus {
+    pub name: String,
+    /// The pid of the run in progress.
+    pub pid: Option<i32>,
+    pub every_s: f64,
+    pub runs: u64,
+    /// Runs skipped because the one before was still going.
+    pub skipped: u64,
+    pub last: Option<JobRun>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct JobRun {
+    /// Seconds since it started.
+    pub ago_s: f64,
+    pub duration_ms: f64,
+    /// "exited with 0", "timed out after 30s", "could not start: …".
+    pub outcome: String,
+    pub ok: bool,
 }
 
 pub const STARTING: &str = "starting";

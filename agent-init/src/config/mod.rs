@@ -48,6 +48,94 @@ pub struct Config {
     pub wait: Wait,
     pub hooks: Vec<Hook>,
     pub health: Health,
+    /// Processes supervised beside the command (sshd, code-server).
+    pub services: BTreeMap<String, Service>,
+    /// Commands run periodically (a token refresh).
+    pub jobs: BTreeMap<String, Job>,
+}
+
+/// When a service that exited is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The program and its arguments (no shell).
+    #[serde(deserialize_with = "value::list")]
+    pub command: Vec<String>,
+    /// USER[:GROUP]; default: the command's user.
+    #[serde(default, deserialize_with = "value::opt_text")]
+    pub user: Option<String>,
+    #[serde(default = "restart_always")]
+    pub restart: Restart,
+    /// What says it is ready: tcp://, http(s)://, mcp+http(s):// as --wait.
+    #[serde(default, deserialize_with = "value::opt_text")]
+    pub ready: Option<String>,
+    /// How long it may take to become ready (startup fails with 69 after
+    /// that when the command waits for it).
+    #[serde(default = "ready_timeout")]
+    pub ready_timeout: Seconds,
+    /// Services that must be ready before this one starts.
+    #[serde(default, deserialize_with = "value::list")]
+    pub depends_on: Vec<String>,
+    /// The command waits for it, and readiness fails while it is not
+    /// running and ready.
+    #[serde(default = "yes", deserialize_with = "value::flag")]
+    pub required: bool,
+    #[serde(default = "sigterm", deserialize_with = "value::text")]
+    pub stop_signal: String,
+    #[serde(default = "stop_timeout")]
+    pub stop_timeout: Seconds,
+    /// The first restart's delay; it doubles with each crash.
+    #[serde(default = "restart_delay")]
+    pub restart_delay: Seconds,
+    #[serde(default = "restart_max_delay")]
+    pub restart_max_delay: Seconds,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    #[serde(deserialize_with = "value::list")]
+    pub command: Vec<String>,
+    /// How often; the first run is one period after start.
+    pub every: Seconds,
+    /// A run still going after this long is killed.
+    #[serde(default = "job_timeout")]
+    pub timeout: Seconds,
+    #[serde(default, deserialize_with = "value::opt_text")]
+    pub user: Option<String>,
+}
+
+fn restart_always() -> Restart {
+    Restart::Always
+}
+fn ready_timeout() -> Seconds {
+    Seconds::secs(60)
+}
+fn yes() -> bool {
+    true
+}
+fn sigterm() -> String {
+    "SIGTERM".into()
+}
+fn stop_timeout() -> Seconds {
+    Seconds::secs(5)
+}
+fn restart_delay() -> Seconds {
+    Seconds::secs(1)
+}
+fn restart_max_delay() -> Seconds {
+    Seconds::secs(30)
+}
+fn job_timeout() -> Seconds {
+    Seconds::secs(300)
 }
 
 /// Where forwarded signals go.
@@ -244,6 +332,8 @@ impl Default for Config {
             wait: Wait::default(),
             hooks: Vec::new(),
             health: Health::default(),
+            services: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         }
     }
 }
@@ -371,6 +461,7 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             return bad(&format!("credentials[{i}].dest"), "is required".into());
         }
     }
+    validate_services(c)?;
     for (i, h) in c.hooks.iter().enumerate() {
         if h.command.trim().is_empty() {
             return bad(&format!("hooks[{i}].command"), "is empty".into());
@@ -378,6 +469,145 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         within(&format!("hooks[{i}].timeout"), h.timeout, DAY)?;
     }
     Ok(())
+}
+
+/// Names usable as service or job names: they appear in logs and paths.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn validate_services(c: &Config) -> Result<(), (String, String)> {
+    let bad = |key: String, msg: String| Err((key, msg));
+    for (name, s) in &c.services {
+        let key = |field: &str| format!("services.{name}.{field}");
+        if !valid_name(name) {
+            return bad(
+                format!("services.{name}"),
+                "a name is letters, digits, `-`, `_` or `.`".into(),
+            );
+        }
+        if c.jobs.contains_key(name) {
+            return bad(
+                format!("services.{name}"),
+                format!("a job is named `{name}` too: names must be unique"),
+            );
+        }
+        if s.command.is_empty() || s.command[0].trim().is_empty() {
+            return bad(key("command"), "is empty".into());
+        }
+        if crate::sys::signal_number(&s.stop_signal).is_none() {
+            return bad(
+                key("stop_signal"),
+                format!("`{}` is not a signal agent-init can send", s.stop_signal),
+            );
+        }
+        for (field, d, max) in [
+            ("stop_timeout", s.stop_timeout, HOUR),
+            ("ready_timeout", s.ready_timeout, DAY),
+            ("restart_delay", s.restart_delay, HOUR),
+            ("restart_max_delay", s.restart_max_delay, DAY),
+        ] {
+            if d.get() > max {
+                return bad(
+                    key(field),
+                    format!("{d} is too long (at most {})", Seconds(max)),
+                );
+            }
+        }
+        if s.restart_delay.get() < Duration::from_millis(10) {
+            return bad(
+                key("restart_delay"),
+                format!("{} is too short (at least 10ms)", s.restart_delay),
+            );
+        }
+        for dep in &s.depends_on {
+            if !c.services.contains_key(dep) {
+                return bad(key("depends_on"), format!("no service is named `{dep}`"));
+            }
+        }
+    }
+    // A cycle: some service depends, through others, on itself.
+    for start in c.services.keys() {
+        let mut path = vec![start.as_str()];
+        if let Some(cycle) = cycle_from(c, start, &mut path) {
+            return bad(
+                format!("services.{start}.depends_on"),
+                format!("the dependencies go round: {cycle}"),
+            );
+        }
+    }
+    for (name, j) in &c.jobs {
+        let key = |field: &str| format!("jobs.{name}.{field}");
+        if !valid_name(name) {
+            return bad(
+                format!("jobs.{name}"),
+                "a name is letters, digits, `-`, `_` or `.`".into(),
+            );
+        }
+        if j.command.is_empty() || j.command[0].trim().is_empty() {
+            return bad(key("command"), "is empty".into());
+        }
+        if j.every.get() < Duration::from_millis(100) {
+            return bad(
+                key("every"),
+                format!("{} is too short (at least 100ms)", j.every),
+            );
+        }
+        if j.every.get() > DAY * 30 {
+            return bad(
+                key("every"),
+                format!("{} is too long (at most 30days)", j.every),
+            );
+        }
+        if j.timeout.get().is_zero() || j.timeout.get() > DAY {
+            return bad(
+                key("timeout"),
+                format!("{} is not between 0s and 1day", j.timeout),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cycle_from<'a>(c: &'a Config, at: &str, path: &mut Vec<&'a str>) -> Option<String> {
+    let deps = c.services.get(at).map(|s| &s.depends_on)?;
+    for dep in deps {
+        if path.first() == Some(&dep.as_str()) {
+            path.push(dep);
+            return Some(path.join(" → "));
+        }
+        if path.contains(&dep.as_str()) {
+            continue;
+        }
+        path.push(dep);
+        if let Some(cycle) = cycle_from(c, dep, path) {
+            return Some(cycle);
+        }
+        path.pop();
+    }
+    None
+}
+
+/// The services in an order that starts every dependency before what
+/// depends on it (validated: no cycle, no unknown name).
+pub fn start_order(c: &Config) -> Vec<String> {
+    let mut done: Vec<String> = Vec::new();
+    while done.len() < c.services.len() {
+        let before = done.len();
+        for (name, s) in &c.services {
+            if !done.contains(name) && s.depends_on.iter().all(|d| done.contains(d)) {
+                done.push(name.clone());
+            }
+        }
+        if done.len() == before {
+            break;
+        }
+    }
+    done
 }
 
 fn unknown_check(name: &str) -> String {

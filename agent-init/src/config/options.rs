@@ -3,7 +3,8 @@
 //! environment layer reads the names it derives, `agent-init config` and the
 //! README follow it, and the tests below hold it to `Config::default()`.
 //!
-//! Lists of tables (`configmaps`, `credentials`, `hooks`) are set in the
+//! Lists and maps of tables (`configmaps`, `credentials`, `hooks`,
+//! `services`, `jobs`) are set in the
 //! file (or as one TOML-like value in their variable); they are documented
 //! in the README, not here.
 
@@ -173,7 +174,7 @@ mod tests {
     }
 
     /// Lists of tables and free maps are documented in the README instead.
-    const NOT_OPTIONS: [&str; 3] = ["credentials", "hooks", "env.set"];
+    const NOT_OPTIONS: [&str; 5] = ["credentials", "hooks", "env.set", "services", "jobs"];
 
     #[test]
     fn every_key_of_the_configuration_is_an_option() {

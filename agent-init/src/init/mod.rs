@@ -25,7 +25,8 @@ use signal_hook_tokio::SignalsInfo;
 use crate::config::Config;
 use crate::exit::{self, Error};
 use crate::state::{Phase, Shared};
-use crate::{children, health, spawn, steps, sys};
+use crate::supervise::Supervision;
+use crate::{children, health, output, spawn, steps, sys};
 use policy::{Next, Os, Policy};
 
 /// What to run, once the command line has been parsed.
@@ -144,6 +145,42 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
     };
     reap_orphans();
 
+    // Services and jobs: resolved (a bad entry is a configuration error),
+    // started, and in command mode waited for.
+    if !config.services.is_empty() || !config.jobs.is_empty() {
+        output::Sink::start(config.log_format);
+    }
+    let mut supervision = Supervision::start(config, &launch, shared.clone())?;
+    if matches!(mode, Mode::Command(_)) && !supervision.is_empty() {
+        let waited = {
+            let ready = supervision.required_ready();
+            tokio::pin!(ready);
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(origin) = signals.next() => {
+                        let (signo, sender) = received(&origin);
+                        match signo {
+                            libc::SIGCHLD => reap_orphans(),
+                            libc::SIGTERM | libc::SIGINT if sender != own_pid => {
+                                tracing::warn!(signal = sys::signal_name(signo), "startup interrupted while waiting for services");
+                                break Err(Error::Interrupted(signo));
+                            }
+                            _ => tracing::debug!(signal = sys::signal_name(signo), "ignored while waiting for services"),
+                        }
+                    }
+                    ready = &mut ready => break ready,
+                }
+            }
+        };
+        if let Err(e) = waited {
+            shared.set_phase(Phase::Stopping);
+            let deadline = Instant::now() + config.grace_period.get();
+            reaping(signals, supervision.stop(deadline)).await;
+            return Err(e);
+        }
+    }
+
     let mut policy = Policy::new(
         System,
         own_pid,
@@ -199,7 +236,16 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
                         reap_orphans();
                         Next::Continue
                     } else {
-                        let next = policy.on_signal(signo, sender, Instant::now());
+                        let at = Instant::now();
+                        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+                        if keep_alive && terminating && sender != own_pid && !policy.stopping() && !supervision.is_empty() {
+                            // No command to stop first: the services go,
+                            // then whatever `docker exec` left, all within
+                            // the one grace period.
+                            shared.set_phase(Phase::Stopping);
+                            reaping(signals, supervision.stop(at + config.grace_period.get())).await;
+                        }
+                        let next = policy.on_signal(signo, sender, at);
                         if policy.stopping() {
                             shared.set_phase(Phase::Stopping);
                         }
@@ -234,7 +280,37 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
             }
         };
         if let Next::Exit(code) = next {
+            if !supervision.is_empty() {
+                // The command is gone: the services follow, within what
+                // is left of the grace period (all of it when the command
+                // ended on its own).
+                shared.set_phase(Phase::Stopping);
+                let deadline = policy
+                    .deadline()
+                    .unwrap_or_else(|| Instant::now() + config.grace_period.get());
+                reaping(signals, supervision.stop(deadline)).await;
+            }
             return Ok(code);
+        }
+    }
+}
+
+/// Runs `f` to its end while reaping children (whose exits `f` may wait
+/// for); other signals are of no use meanwhile.
+async fn reaping<F: std::future::Future>(signals: &mut Signals, f: F) -> F::Output {
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            biased;
+            Some(origin) = signals.next() => {
+                let (signo, _) = received(&origin);
+                if signo == libc::SIGCHLD {
+                    reap_orphans();
+                } else {
+                    tracing::debug!(signal = sys::signal_name(signo), "ignored while stopping services");
+                }
+            }
+            out = &mut f => return out,
         }
     }
 }

@@ -69,6 +69,11 @@ impl<O: Os> Policy<O> {
         self.deadline.is_some()
     }
 
+    /// When the grace period of a shutdown in progress ends.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// When the loop must call [`Policy::on_deadline`]: the grace period's
     /// end, or in a keep-alive shutdown the next look at what is left.
     pub fn wake_at(&self, now: Instant) -> Option<Instant> {

@@ -68,22 +68,8 @@ pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
     let Some(spec) = &c.user else {
         return Ok(None);
     };
-    let target = resolve(spec)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if me != 0 && me != target.uid {
-        return Err(Error::Config(format!(
-            "user `{spec}`: agent-init runs as uid {me}, not root, and cannot switch to uid {}",
-            target.uid
-        )));
-    }
-    if let Some(home) = &target.home {
-        launch.env.insert("HOME".into(), home.clone());
-    }
-    if let Some(name) = &target.name {
-        launch.env.insert("USER".into(), name.clone());
-        launch.env.insert("LOGNAME".into(), name.clone());
-    }
-    let outcome = format!(
+    let target = switch_to(launch, spec, "user")?;
+    Ok(Some(format!(
         "command will run as uid {} gid {} groups {:?}{}",
         target.uid,
         target.gid,
@@ -93,9 +79,34 @@ pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
             .as_ref()
             .map(|n| format!(" ({n})"))
             .unwrap_or_default()
-    );
-    launch.user = Some(target);
-    Ok(Some(outcome))
+    )))
+}
+
+/// Makes `launch` run as user `spec` (named by `key` in errors): its
+/// identity, HOME, USER and LOGNAME. Only root may switch to another uid.
+pub fn switch_to(launch: &mut Launch, spec: &str, key: &str) -> Result<Identity, Error> {
+    // The top-level key is `user`, which resolve's messages name already.
+    let named = |e: Error| match key {
+        "user" => e,
+        _ => Error::Config(format!("{key}: {e}")),
+    };
+    let target = resolve(spec).map_err(named)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if me != 0 && me != target.uid {
+        return Err(named(Error::Config(format!(
+            "user `{spec}`: agent-init runs as uid {me}, not root, and cannot switch to uid {}",
+            target.uid
+        ))));
+    }
+    if let Some(home) = &target.home {
+        launch.env.insert("HOME".into(), home.clone());
+    }
+    if let Some(name) = &target.name {
+        launch.env.insert("USER".into(), name.clone());
+        launch.env.insert("LOGNAME".into(), name.clone());
+    }
+    launch.user = Some(target.clone());
+    Ok(target)
 }
 
 /// Records the privilege changes the spawn will make (see `sys`).
