@@ -14,7 +14,7 @@ export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
 .PHONY: build test unit lint layers integration fmt clean demo mcp-venv bench \
-        base-images images e2e e2e-run mcp-test-image
+        base-images images e2e e2e-run image-mcp-server image-dev image-dev-code
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
 # back to the distribution's classic client, which has BuildKit built in.
@@ -71,7 +71,7 @@ unit:
 base-images:
 	DOCKER=$(DOCKER) BASE_PREFIX=$(patsubst %/,%,$(BASE_PREFIX)) docker/base/build.sh
 
-images: $(addprefix image-,$(IMAGES))
+images: $(addprefix image-,$(IMAGES)) image-mcp-server image-dev image-dev-code
 
 # Every image is built through docker/build.sh, which keeps BuildKit from
 # taking one Dockerfile for another (see the script).
@@ -80,11 +80,20 @@ image-%: build
 	DOCKER=$(DOCKER) docker/build.sh docker/Dockerfile agent-init/$*:dev $(BUILD_ARGS) \
 	  --build-arg CLI=$* $(addprefix --build-arg ,$($*_ARGS))
 
-# A real MCP server (official Python SDK) for the end-to-end tests.
-mcp-test-image:
-	DOCKER=$(DOCKER) CONTEXT=tests/fixtures docker/build.sh tests/e2e/mcp-server.Dockerfile \
-	  agent-init/mcp-test-server:dev --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
-	  $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE))
+# An MCP server (official Python SDK) with agent-init as PID 1.
+image-mcp-server: build
+	DOCKER=$(DOCKER) docker/build.sh docker/mcp-server/Dockerfile agent-init/mcp-server:dev $(BUILD_ARGS)
+
+# The developer image: the claude image plus sshd and a gh job, supervised
+# by agent-init; dev-code adds code-server (minutes to install: built and
+# checked by `make images`, not by `make e2e`).
+image-dev: image-claude
+	DOCKER=$(DOCKER) docker/build.sh docker/dev/Dockerfile agent-init/dev:dev $(BUILD_ARGS) \
+	  --build-arg AGENT_IMAGE=agent-init/claude:dev
+image-dev-code: image-claude
+	DOCKER=$(DOCKER) docker/build.sh docker/dev/Dockerfile agent-init/dev-code:dev $(BUILD_ARGS) \
+	  --build-arg AGENT_IMAGE=agent-init/claude:dev --build-arg CODE_SERVER=true
+	DOCKER=$(DOCKER) $(CARGO) test --locked -p agent-init-tests --test e2e -- --ignored dev_code_image
 
 # End-to-end tests against a real Docker engine (started if none runs).
 # The engine may only be installed by engine.sh: the sub-make picks the
@@ -93,7 +102,7 @@ e2e: build mcp-venv
 	tests/e2e/engine.sh
 	$(MAKE) e2e-run
 
-e2e-run: base-images mcp-test-image $(addprefix image-,$(E2E_IMAGES))
+e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-dev
 	DOCKER=$(DOCKER) $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).

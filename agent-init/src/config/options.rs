@@ -123,7 +123,7 @@ pub const OPTIONS: &[Opt] = &[
     opt("health.check_timeouts", Some("check-timeout"), "NAME=DURATION", Map, BOTH, "{}",
         "Time budget of one check, overriding --timeout (repeatable): mcp=2s"),
     opt("health.skip", Some("skip"), "NAME", List, BOTH, "[]",
-        "Checks to leave out (repeatable or comma-separated): process, cli, workspace, disk, mcp, memory"),
+        "Checks to leave out (repeatable or comma-separated): process, services, cli, workspace, disk, mcp, memory"),
     opt("health.listen", Some("health-listen"), "ADDR", Value, INIT, "",
         "Serve /livez, /readyz and /healthz over HTTP here: a port (on 127.0.0.1) or HOST:PORT"),
     opt("health.cache", Some("health-cache"), "DURATION", Value, INIT, "0s",
