@@ -50,6 +50,65 @@ pub fn note_installed(signals: &[i32]) {
     INSTALLED.fetch_or(bits, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Blocks (`true`) or unblocks `signals` for the calling thread; threads
+/// created afterwards start with the same mask. A blocked signal is never
+/// discarded, not even by PID 1 without a handler: it waits, pending.
+pub fn set_blocked(signals: &[i32], blocked: bool) -> io::Result<()> {
+    // SAFETY: the set is plain data, initialised by sigemptyset before
+    // use; pthread_sigmask only reads it.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signo in signals {
+            libc::sigaddset(&mut set, signo);
+        }
+        let how = if blocked {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Takes every pending (blocked) signal of `signals` off the calling
+/// thread's and the process's queue, unhandled; returns their numbers.
+pub fn discard_pending(signals: &[i32]) -> Vec<i32> {
+    let mut taken = Vec::new();
+    if signals.is_empty() {
+        return taken;
+    }
+    // SAFETY: the set is plain data initialised by sigemptyset; a zero
+    // timeout makes sigtimedwait return at once (EAGAIN when nothing is
+    // pending); no siginfo is asked for.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &signo in signals {
+            libc::sigaddset(&mut set, signo);
+        }
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // Bounded: each call takes one signal off, and there are at most
+        // a few per number (standard signals do not queue).
+        for _ in 0..1024 {
+            let signo = libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+            if signo <= 0 {
+                break;
+            }
+            taken.push(signo);
+        }
+    }
+    taken
+}
+
 fn installed() -> Vec<i32> {
     let bits = INSTALLED.load(std::sync::atomic::Ordering::SeqCst);
     (1..=64).filter(|s| bits & (1 << (s - 1)) != 0).collect()

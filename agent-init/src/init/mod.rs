@@ -67,12 +67,19 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     // Checked now, even without an endpoint: a bad health.mcp fails the
     // start, not the first probe.
     health::HealthOptions::from_config(config)?;
+    // As PID 1 most handlers come only once the command runs (see
+    // `supervise`); until then their signals are blocked, so one that
+    // arrives meanwhile waits instead of being discarded. Before any
+    // thread exists: every thread inherits the mask, and only the loop's
+    // own thread unblocks them.
+    let (first, rest) = handler_sets(own_pid);
+    sys::set_blocked(&rest, true).map_err(|e| Error::os("blocking signals", e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| Error::os("starting the runtime", e))?;
-    let result = runtime.block_on(supervise(mode, config, own_pid));
+    let result = runtime.block_on(supervise(mode, config, own_pid, first, rest));
     // Health checks stuck on a hung mount must not hold up the exit.
     runtime.shutdown_background();
     result
@@ -90,23 +97,35 @@ fn received(origin: &signal_hook::low_level::siginfo::Origin) -> (i32, i32) {
     (origin.signal, origin.process.as_ref().map_or(0, |p| p.pid))
 }
 
-async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Error> {
+/// Which handlers are installed before the command starts, and which after.
+///
+/// Installing a handler costs signal-hook a copy of its whole table, so
+/// all of them take a while. As PID 1 the kernel drops any signal the init
+/// has no handler for (unless it is blocked), so only what startup needs
+/// comes first and the rest right after the command has started, blocked
+/// until then. Anywhere else an unhandled signal could kill agent-init:
+/// all of them come first.
+fn handler_sets(own_pid: i32) -> (Vec<i32>, Vec<i32>) {
+    let all = sys::handled_signals();
+    if own_pid != 1 {
+        return (all, Vec::new());
+    }
+    let first = vec![libc::SIGCHLD, libc::SIGTERM, libc::SIGINT];
+    let rest = all.into_iter().filter(|s| !first.contains(s)).collect();
+    (first, rest)
+}
+
+async fn supervise(
+    mode: Mode,
+    config: &Config,
+    own_pid: i32,
+    first: Vec<i32>,
+    rest: Vec<i32>,
+) -> Result<u8, Error> {
     // Before any child exists, so no SIGCHLD can be missed. Never torn
     // down: dropping the stream closes the handlers' socket before they are
     // unregistered, and a late signal would then raise SIGPIPE from within
     // the SIGPIPE handler, forever. The init exits right after anyway.
-    //
-    // Installing a handler costs signal-hook a copy of its whole table, so
-    // all of them take a while. As PID 1 the kernel drops any signal the
-    // init has no handler for, so only what startup needs comes first and
-    // the rest right after the command has started (a signal in between
-    // is lost, not fatal). Anywhere else an unhandled signal could kill
-    // agent-init: all of them come first.
-    let first: Vec<i32> = if own_pid == 1 {
-        vec![libc::SIGCHLD, libc::SIGTERM, libc::SIGINT]
-    } else {
-        sys::handled_signals()
-    };
     let signals: &'static mut Signals = Box::leak(Box::new(
         Signals::new(&first).map_err(|e| Error::os("installing signal handlers", e))?,
     ));
@@ -187,6 +206,11 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
         config.grace_period.get(),
         config.signal_target,
     );
+    // Signals sent while there was nothing to forward them to are not
+    // kept for the command.
+    for signo in sys::discard_pending(&rest) {
+        tracing::debug!(signal = sys::signal_name(signo), "ignored during startup");
+    }
     let mut exited = None;
     match mode {
         Mode::Command(argv) => {
@@ -209,10 +233,6 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
         }
     }
 
-    let rest: Vec<i32> = sys::handled_signals()
-        .into_iter()
-        .filter(|s| !first.contains(s))
-        .collect();
     let handle = signals.handle();
     for &signo in &rest {
         if let Err(e) = handle.add_signal(signo) {
@@ -220,6 +240,10 @@ async fn supervise(mode: Mode, config: &Config, own_pid: i32) -> Result<u8, Erro
         }
     }
     sys::note_installed(&rest);
+    // What arrived meanwhile is delivered now, to the handlers.
+    if let Err(e) = sys::set_blocked(&rest, false) {
+        tracing::error!("unblocking signals: {e}; they are not forwarded");
+    }
     // Startup's code will not run again: once the init has settled, its
     // pages are let go (at once, a short-lived command would only fault
     // them back in on its way out).
