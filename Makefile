@@ -13,7 +13,7 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: build test unit lint layers integration fmt clean demo mcp-venv bench \
+.PHONY: setup build test unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run image-mcp-server image-dev image-dev-code
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
@@ -46,14 +46,19 @@ BUILD_ARGS   = --build-arg NODE_IMAGE=$(BASE_PREFIX)node:22-slim \
                $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE))
 comma := ,
 
-build:
+# What a fresh machine lacks (the musl target, apt packages): installed by
+# scripts/setup.sh, which does nothing when everything is there.
+setup:
+	@scripts/setup.sh
+
+build: setup
 	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
 	@file -L $(BIN) | grep -Eq 'statically linked|static-pie linked' || { echo "error: $(BIN) is not static"; exit 1; }
 	@ls -l $(BIN) | awk '{print "built $(BIN): " $$5 " bytes"}'
 
-test: lint unit integration e2e
+test: setup lint unit integration e2e
 
-lint: layers
+lint: setup layers
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
@@ -65,7 +70,7 @@ layers:
 	  if $(PYTHON) scripts/check-layers.py $$t/src >/dev/null; then \
 	    echo "check-layers.py let sys use init"; rm -rf $$t; exit 1; fi; rm -rf $$t
 
-unit:
+unit: setup
 	$(CARGO) test --locked -p agent-init -p healthcheck
 
 base-images:
