@@ -420,8 +420,9 @@ fn configmap_mounted_read_only_is_loaded(
 /// An MCP server container (the official Python SDK) on a network of its
 /// own, reachable as `mcp`; both are removed when dropped.
 struct McpNetwork {
-    net: Named,
+    // Fields drop in order: the container must go before its network.
     server: Named,
+    net: Named,
 }
 
 impl McpNetwork {
@@ -435,7 +436,7 @@ impl McpNetwork {
         args.extend_from_slice(&HARDENED[..HARDENED.len() - 2]);
         args.push("agent-init/mcp-server:dev");
         ok(&args);
-        McpNetwork { net, server }
+        McpNetwork { server, net }
     }
 
     /// Starts `tag` on the network, waiting for and checking the server.
@@ -538,8 +539,9 @@ fn keypair() -> (String, String) {
 /// The developer image, hardened, on a network of its own with a key pair
 /// made for the test; removed when dropped.
 struct Dev {
-    net: Named,
+    // Fields drop in order: the container must go before its network.
     c: Named,
+    net: Named,
     private_key: String,
 }
 

@@ -565,3 +565,60 @@ fn the_command_inherits_no_descriptor_of_the_init() {
     init.signal(Signal::SIGTERM);
     assert_eq!(init.wait(SOON).code, Some(0));
 }
+
+/// dumb-init's rule: SIGCONT follows a forwarded SIGTERM only to a stopped
+/// command; a running one that handles SIGCONT must not see a spurious one.
+#[rstest::rstest]
+#[case::running_command_gets_no_sigcont(false)]
+#[case::stopped_command_is_continued(true)]
+fn sigcont_follows_sigterm_only_when_the_command_is_stopped(#[case] stopped: bool) {
+    let mut init = start(
+        As::Pid1,
+        &["--", testproc(), "signals", "--exit-on", "SIGTERM", "0"],
+    );
+    let ready = init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let host_pid = children_of(init.pid())[0];
+    assert!(ready.contains("parent"));
+    if stopped {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(host_pid), Signal::SIGSTOP).unwrap();
+        wait_for(SOON, "the command stopped", || {
+            (state_of(host_pid) == Some('T')).then_some(())
+        });
+    }
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&"parent SIGTERM".to_string()),
+        "{:?}",
+        out.stdout
+    );
+    // A stopped process's SIGCONT handler runs too once it is continued.
+    assert_eq!(
+        out.stdout.contains(&"parent SIGCONT".to_string()),
+        stopped,
+        "{:?}",
+        out.stdout
+    );
+}
+
+/// dumb-init's rule: the init does not keep the directory it started in
+/// busy (a workspace mount); the command still starts there.
+#[test]
+fn the_init_leaves_its_start_directory_once_the_command_runs() {
+    let dir = std::env::temp_dir().join(format!("agent-init-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut init = start_with(As::Pid1, &["--", "sh", "-c", "pwd; exec sleep 1000"], |c| {
+        c.current_dir(&dir);
+    });
+    init.expect(dir.to_str().unwrap());
+    let pid = init.pid();
+    let cwd = wait_for(SOON, "the init in /", || {
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+        (cwd == std::path::Path::new("/")).then_some(cwd)
+    });
+    assert_eq!(cwd, std::path::Path::new("/"));
+    init.signal(Signal::SIGTERM);
+    init.wait(SOON);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

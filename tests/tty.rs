@@ -88,7 +88,7 @@ impl Terminal {
         self.master.write_all(keys.as_bytes()).unwrap();
     }
 
-    fn exit_code(mut self) -> Option<i32> {
+    fn exit_code(&mut self) -> Option<i32> {
         let status = wait_for(SOON, "agent-init to exit", || {
             self.process.try_wait().unwrap()
         });
@@ -197,4 +197,21 @@ fn interactive_shell_has_job_control() {
         "{screen_before_exit}"
     );
     assert!(!screen_before_exit.contains("cannot set terminal process group"));
+}
+
+/// An interactive terminal stays clean: agent-init's INFO lines do not land
+/// before the user's prompt, unless a log level was asked for.
+#[rstest::rstest]
+#[case::quiet_by_default(&[], false)]
+#[case::an_explicit_level_is_honoured(&["--log-level", "info"], true)]
+fn the_terminal_gets_no_info_lines(#[case] extra: &[&str], #[case] shown: bool) {
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&["--", "sh", "-c", "echo the-command-ran"]);
+    let mut term = Terminal::start(&args);
+    term.wait_screen("the command's output", |s| s.contains("the-command-ran"));
+    assert_eq!(term.exit_code(), Some(0));
+    // Wait until the pty has given everything up.
+    std::thread::sleep(Duration::from_millis(100));
+    let screen = term.screen();
+    assert_eq!(screen.contains(" INFO "), shown, "screen:\n{screen}");
 }

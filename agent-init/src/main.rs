@@ -82,7 +82,10 @@ fn load(i: &mut Invocation, quiet: bool) -> Result<config::Loaded, Error> {
     match config::load(Sources::from_process(i.config.take(), flags)) {
         Ok(loaded) => {
             let c = &loaded.config;
-            let level = if quiet {
+            // An interactive terminal (`docker run -it IMAGE bash`) stays
+            // clean: warnings and errors only, unless a level was asked for.
+            let explicit = loaded.figment.find_value("log_level").is_ok();
+            let level = if quiet || (!explicit && sys::stderr_is_tty()) {
                 LevelFilter::WARN.min(c.log_level.filter())
             } else {
                 c.log_level.filter()

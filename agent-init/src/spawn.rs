@@ -18,6 +18,12 @@ pub fn command(argv: &[OsString], launch: &Launch, placement: Placement) -> Comm
     };
     let mut cmd = Command::new(program);
     cmd.args(args).env_clear().envs(&launch.env);
+    // The init itself leaves for `/` once the command runs (so it does not
+    // pin the workspace's mount); what it starts later still starts where
+    // the init was started.
+    if !launch.cwd.is_empty() {
+        cmd.current_dir(&launch.cwd);
+    }
     sys::place_child(
         &mut cmd,
         placement,

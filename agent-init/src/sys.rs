@@ -346,6 +346,11 @@ fn pristine_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
     found
 }
 
+/// Whether standard error is a terminal.
+pub fn stderr_is_tty() -> bool {
+    unistd::isatty(2).unwrap_or(false)
+}
+
 /// Whether standard input is a terminal.
 pub fn stdin_is_tty() -> bool {
     unistd::isatty(0).unwrap_or(false)
@@ -385,6 +390,32 @@ fn kill(pid: i32, signo: i32) -> io::Result<bool> {
     } else {
         Err(err)
     }
+}
+
+/// Whether a process is stopped (state `T`): `target > 0` that process,
+/// `target < -1` any process of group -target, `-1` any process but this
+/// one. Read from /proc; unreadable entries count as running.
+pub fn any_stopped(target: i32) -> bool {
+    let state_and_group = |pid: i32| -> Option<(char, i32)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = stat.get(stat.rfind(')')? + 2..)?;
+        let mut f = after.split(' ');
+        let state = f.next()?.chars().next()?;
+        let pgrp = f.nth(1)?.parse().ok()?;
+        Some((state, pgrp))
+    };
+    if target > 0 {
+        return state_and_group(target).is_some_and(|(s, _)| s == 'T');
+    }
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter_map(state_and_group)
+        .any(|(state, pgrp)| state == 'T' && (target == -1 || pgrp == -target))
 }
 
 /// Whether process `pid` takes care of signal `signo` itself (catches,

@@ -51,6 +51,9 @@ impl Os for System {
     fn handles(&self, pid: i32, signo: i32) -> Option<bool> {
         sys::handles_signal(pid, signo)
     }
+    fn stopped(&self, pid: i32) -> bool {
+        sys::any_stopped(pid)
+    }
 }
 
 /// Runs the init: startup steps, then the command until it exits (command
@@ -233,6 +236,12 @@ async fn supervise(
         }
     }
 
+    // Like dumb-init: the init does not keep the directory it was started
+    // in (often the workspace's mount) busy; children it starts from now on
+    // still start there (`spawn`).
+    if let Err(e) = std::env::set_current_dir("/") {
+        tracing::debug!("cannot change to /: {e}");
+    }
     let handle = signals.handle();
     for &signo in &rest {
         if let Err(e) = handle.add_signal(signo) {

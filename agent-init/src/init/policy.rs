@@ -22,6 +22,9 @@ pub trait Os {
     fn kill_all(&mut self, signo: i32) -> io::Result<bool>;
     /// Whether `pid` catches, ignores or blocks `signo` (None: unknown).
     fn handles(&self, pid: i32, signo: i32) -> Option<bool>;
+    /// Whether a process is stopped: `pid > 0` that one, `pid < -1` one of
+    /// group -pid, `-1` any but agent-init.
+    fn stopped(&self, pid: i32) -> bool;
 }
 
 /// What the loop does next.
@@ -96,8 +99,16 @@ impl<O: Os> Policy<O> {
                 let signo = self.stop_signal_for(pid, signo);
                 self.forward(pid, signo);
                 if terminating {
-                    // A stopped command cannot act on SIGTERM until continued.
-                    self.forward(pid, libc::SIGCONT);
+                    // A stopped command cannot act on SIGTERM until
+                    // continued; a running one must not see a SIGCONT it
+                    // did not ask for.
+                    let target = match self.target {
+                        SignalTarget::Group => -pid,
+                        SignalTarget::Child => pid,
+                    };
+                    if self.os.stopped(target) || self.os.stopped(pid) {
+                        self.forward(pid, libc::SIGCONT);
+                    }
                     self.start_grace(now);
                 }
                 Next::Continue
@@ -204,7 +215,9 @@ impl<O: Os> Policy<O> {
             if !self.os.kill_all(libc::SIGTERM).unwrap_or(false) {
                 return Next::Exit(0);
             }
-            let _ = self.os.kill_all(libc::SIGCONT);
+            if self.os.stopped(-1) {
+                let _ = self.os.kill_all(libc::SIGCONT);
+            }
             self.start_grace(now);
         }
         Next::Continue
@@ -230,7 +243,9 @@ impl<O: Os> Policy<O> {
             // namespace.
             if self.target == SignalTarget::Group {
                 if let Ok(true) = self.os.kill(-pid, libc::SIGTERM) {
-                    let _ = self.os.kill(-pid, libc::SIGCONT);
+                    if self.os.stopped(-pid) {
+                        let _ = self.os.kill(-pid, libc::SIGCONT);
+                    }
                     tracing::debug!(pgid = pid, "sent SIGTERM to the command's remaining group");
                 }
             }
@@ -253,6 +268,8 @@ mod tests {
         gone: bool,
         handles: Option<bool>,
         others: bool,
+        /// Some process is stopped.
+        stopped: bool,
     }
 
     impl Os for &mut Fake {
@@ -267,6 +284,9 @@ mod tests {
         fn handles(&self, _: i32, _: i32) -> Option<bool> {
             self.handles
         }
+        fn stopped(&self, _: i32) -> bool {
+            self.stopped
+        }
     }
 
     const GRACE: Duration = Duration::from_secs(8);
@@ -277,6 +297,20 @@ mod tests {
             p.command_started(pid);
         }
         p
+    }
+
+    #[test]
+    fn sigcont_follows_sigterm_only_to_a_stopped_command() {
+        for stopped in [false, true] {
+            let mut fake = Fake {
+                stopped,
+                ..Fake::default()
+            };
+            let mut p = policy(&mut fake, Some(7));
+            p.on_signal(libc::SIGTERM, 0, Instant::now());
+            let conts = p.os.calls.iter().filter(|c| c.1 == libc::SIGCONT).count();
+            assert_eq!(conts, usize::from(stopped));
+        }
     }
 
     #[test]
@@ -312,7 +346,10 @@ mod tests {
 
     #[test]
     fn sigterm_starts_the_grace_period_and_its_end_kills_the_group() {
-        let mut fake = Fake::default();
+        let mut fake = Fake {
+            stopped: true,
+            ..Fake::default()
+        };
         let mut p = policy(&mut fake, Some(7));
         let t0 = Instant::now();
         p.on_signal(libc::SIGTERM, 0, t0);
@@ -366,6 +403,13 @@ mod tests {
         let mut p = policy(&mut fake, Some(7));
         let pid = Pid::from_raw(7);
         assert_eq!(p.on_command_exit(WaitStatus::Exited(pid, 3)), Next::Exit(3));
+        assert_eq!(p.os.calls, [(-7, libc::SIGTERM)]);
+        let mut fake = Fake {
+            stopped: true,
+            ..Fake::default()
+        };
+        let mut p = policy(&mut fake, Some(7));
+        assert_eq!(p.on_command_exit(WaitStatus::Exited(pid, 3)), Next::Exit(3));
         assert_eq!(p.os.calls, [(-7, libc::SIGTERM), (-7, libc::SIGCONT)]);
         let mut fake = Fake::default();
         let mut p = policy(&mut fake, Some(7));
@@ -385,6 +429,7 @@ mod tests {
     fn keep_alive_waits_for_exec_processes_then_kills_them() {
         let mut fake = Fake {
             others: true,
+            stopped: true,
             ..Fake::default()
         };
         let mut p = policy(&mut fake, None);

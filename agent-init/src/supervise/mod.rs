@@ -367,7 +367,7 @@ async fn terminate(
     exited: &mut oneshot::Receiver<WaitStatus>,
 ) -> Option<WaitStatus> {
     signal_group(pid, signo);
-    if signo != libc::SIGCONT {
+    if signo != libc::SIGCONT && (sys::any_stopped(-pid) || sys::any_stopped(pid)) {
         // A stopped process acts on nothing until continued.
         signal_group(pid, libc::SIGCONT);
     }
