@@ -742,3 +742,108 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
         String::from_utf8_lossy(&waited.stderr)
     );
 }
+
+fn health_inside(pid: i32, probe: &str) -> Output {
+    Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-p", "-m"])
+        .arg(agent_init())
+        .args(["health", "--probe", probe])
+        .output()
+        .unwrap()
+}
+
+/// The drain delay: SIGTERM is held while readiness already fails and
+/// liveness still passes; the command gets it after the delay.
+#[rstest]
+#[case::readiness_fails_at_once("readiness", 1)]
+#[case::startup_fails_at_once("startup", 1)]
+#[case::liveness_still_passes("liveness", 0)]
+fn the_drain_delay_holds_sigterm_while_readiness_fails(#[case] probe: &str, #[case] code: i32) {
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--shutdown-delay",
+            "1500ms",
+            "--grace-period",
+            "5s",
+            "--",
+            testproc(),
+            "signals",
+            "--exit-on",
+            "SIGTERM",
+            "0",
+        ],
+    );
+    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let pid = init.pid();
+    // Negative control: before the signal the probe passes.
+    let before = health_inside(pid, probe);
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before));
+    let sent = Instant::now();
+    init.signal(Signal::SIGTERM);
+    let during = health_inside(pid, probe);
+    assert!(
+        sent.elapsed() < Duration::from_millis(1500),
+        "the probe came too late to tell"
+    );
+    assert_eq!(during.status.code(), Some(code), "{}", text(&during));
+    if code == 1 {
+        assert!(text(&during).contains("shutting down"), "{}", text(&during));
+    }
+    init.expect("parent SIGTERM");
+    let held = sent.elapsed();
+    assert!(
+        held >= Duration::from_millis(1400),
+        "forwarded after {held:?}"
+    );
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn a_second_sigterm_cuts_the_drain_delay_short() {
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--shutdown-delay",
+            "5s",
+            "--grace-period",
+            "8s",
+            "--",
+            testproc(),
+            "signals",
+            "--exit-on",
+            "SIGTERM",
+            "0",
+        ],
+    );
+    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let sent = Instant::now();
+    init.signal(Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    init.signal(Signal::SIGTERM);
+    init.expect("parent SIGTERM");
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(init.wait(SOON).code, Some(0));
+}
+
+#[test]
+fn a_drain_delay_not_shorter_than_the_grace_period_is_refused() {
+    let out = run(
+        As::Subreaper,
+        &[
+            "--shutdown-delay",
+            "10s",
+            "--grace-period",
+            "8s",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.code, Some(78), "{}", out.stderr);
+    assert!(out.stderr.contains("shutdown.delay"), "{}", out.stderr);
+}

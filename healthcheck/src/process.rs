@@ -7,8 +7,9 @@ use crate::status::{self, Status};
 use crate::{BoxFuture, Check};
 
 pub struct Process {
-    /// Also require the startup steps to have finished (startup and
-    /// readiness probes; liveness only asks whether the init answers).
+    /// Also require the startup steps to have finished and no shutdown to
+    /// have begun (startup and readiness probes; liveness only asks
+    /// whether the init answers).
     pub require_started: bool,
 }
 
@@ -43,6 +44,11 @@ fn judge(s: &Status, require_started: bool) -> Result<String, String> {
         } else {
             Ok(describe(s))
         };
+    }
+    if s.phase == status::STOPPING && require_started {
+        // Shutting down: out of the load balancer at once; liveness stays
+        // green until the init is gone.
+        return Err(format!("{}: shutting down", describe(s)));
     }
     if s.mode == "command" && s.command_pid.is_none() {
         return Err(format!("{}: the command is not running", describe(s)));

@@ -28,6 +28,7 @@ use crate::logging::{LogFormat, LogLevel};
 pub struct Config {
     /// Between forwarding SIGTERM/SIGINT and SIGKILL of what is left.
     pub grace_period: Seconds,
+    pub shutdown: Shutdown,
     pub signal_target: SignalTarget,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
@@ -236,6 +237,14 @@ fn private() -> Mode {
     Mode(0o600)
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shutdown {
+    /// How long SIGTERM is held (readiness already failing) before it is
+    /// forwarded, so load balancers drain first; part of the grace period.
+    pub delay: Seconds,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Wait {
@@ -318,6 +327,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             grace_period: Seconds::secs(8),
+            shutdown: Shutdown::default(),
             signal_target: SignalTarget::Group,
             log_format: LogFormat::Text,
             log_level: LogLevel::Info,
@@ -422,6 +432,15 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         Ok(())
     };
     within("grace_period", c.grace_period, DAY)?;
+    if !c.shutdown.delay.get().is_zero() && c.shutdown.delay.get() >= c.grace_period.get() {
+        return bad(
+            "shutdown.delay",
+            format!(
+                "{} is not shorter than the grace period ({}): the stop must fit in it",
+                c.shutdown.delay, c.grace_period
+            ),
+        );
+    }
     within("wait.timeout", c.wait.timeout, DAY)?;
     within("health.timeout", c.health.timeout, HOUR)?;
     within("health.cache", c.health.cache, DAY)?;

@@ -70,6 +70,8 @@ use Kind::*;
 pub const OPTIONS: &[Opt] = &[
     opt("grace_period", Some("grace-period"), "DURATION", Value, INIT, "8s",
         "Time between forwarding SIGTERM/SIGINT and SIGKILL of what is left (30s, 1m30s, 500ms or seconds)"),
+    opt("shutdown.delay", Some("shutdown-delay"), "DURATION", Value, INIT, "0s",
+        "Hold SIGTERM this long (readiness failing already) before forwarding it, so load balancers drain; part of the grace period; a second SIGTERM/SIGINT skips it"),
     opt("signal_target", Some("signal-target"), "group|child", Value, INIT, "group",
         "Where forwarded signals go: the command's process group or the command only"),
     opt("log_format", Some("log-format"), "text|json", Value, INIT, "text",

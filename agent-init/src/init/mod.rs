@@ -258,31 +258,45 @@ async fn supervise(
     // them back in on its way out).
     let mut release = Some(Box::pin(tokio::time::sleep(RELEASE_AFTER)));
     let mut signals_closed = false;
+    let drain = config.shutdown.delay.get();
+    // A SIGTERM/SIGINT held for the drain delay: (signal, sender, when it
+    // came, when it goes on).
+    let mut held: Option<(i32, i32, Instant, Instant)> = None;
     loop {
         let wake = policy.wake_at(Instant::now());
-        let next = tokio::select! {
+        let release_at = held.map(|h| h.3);
+        let event = tokio::select! {
             biased;
             origin = signals.next(), if !signals_closed => match origin {
                 Some(origin) => {
                     let (signo, sender) = received(&origin);
+                    let at = Instant::now();
+                    let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
                     if signo == libc::SIGCHLD {
                         reap_orphans();
-                        Next::Continue
+                        Event::Next(Next::Continue)
+                    } else if terminating && sender != own_pid && !policy.stopping() {
+                        match held.take() {
+                            None if !drain.is_zero() => {
+                                // Out of the load balancer first: readiness
+                                // fails from now on, the signal follows.
+                                shared.set_phase(Phase::Stopping);
+                                tracing::info!(
+                                    signal = sys::signal_name(signo),
+                                    delay = %crate::config::value::format_duration(drain),
+                                    "shutting down: readiness fails now, the signal follows after the drain delay"
+                                );
+                                held = Some((signo, sender, at, at + drain));
+                                Event::Next(Next::Continue)
+                            }
+                            Some((first, first_sender, first_at, _)) => {
+                                tracing::info!(signal = sys::signal_name(signo), "a second signal: the drain delay is cut short");
+                                Event::Signal(first, first_sender, first_at)
+                            }
+                            None => Event::Signal(signo, sender, at),
+                        }
                     } else {
-                        let at = Instant::now();
-                        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
-                        if keep_alive && terminating && sender != own_pid && !policy.stopping() && !supervision.is_empty() {
-                            // No command to stop first: the services go,
-                            // then whatever `docker exec` left, all within
-                            // the one grace period.
-                            shared.set_phase(Phase::Stopping);
-                            reaping(signals, supervision.stop(at + config.grace_period.get())).await;
-                        }
-                        let next = policy.on_signal(signo, sender, at);
-                        if policy.stopping() {
-                            shared.set_phase(Phase::Stopping);
-                        }
-                        next
+                        Event::Signal(signo, sender, at)
                     }
                 }
                 None => {
@@ -290,26 +304,55 @@ async fn supervise(
                     // did, the command must still be seen through.
                     tracing::error!("the signal stream ended; signals are no longer forwarded");
                     signals_closed = true;
-                    Next::Continue
+                    Event::Next(Next::Continue)
                 }
             },
             status = when_set(&mut exited) => {
                 exited = None;
                 shared.set_command(None);
-                match status {
+                Event::Next(match status {
                     Ok(status) => policy.on_command_exit(status),
                     Err(_) => {
                         tracing::error!("the command's exit status was lost");
                         Next::Exit(exit::SOFTWARE)
                     }
-                }
+                })
             }
-            _ = sleep_until(wake), if wake.is_some() => policy.on_deadline(Instant::now()),
+            _ = sleep_until(release_at), if release_at.is_some() => match held.take() {
+                Some((signo, sender, at, _)) => Event::Signal(signo, sender, at),
+                None => Event::Next(Next::Continue),
+            },
+            _ = sleep_until(wake), if wake.is_some() => Event::Next(policy.on_deadline(Instant::now())),
             _ = when_set(&mut release) => {
                 release = None;
                 sys::release_startup_pages();
                 tracing::debug!("settled: let go of the pages only startup used");
-                Next::Continue
+                Event::Next(Next::Continue)
+            }
+        };
+        let next = match event {
+            Event::Next(next) => next,
+            // A signal to act on (forward, or begin the shutdown), with the
+            // time it came: the grace period counts from then.
+            Event::Signal(signo, sender, at) => {
+                let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+                if keep_alive
+                    && terminating
+                    && sender != own_pid
+                    && !policy.stopping()
+                    && !supervision.is_empty()
+                {
+                    // No command to stop first: the services go, then
+                    // whatever `docker exec` left, all within the one grace
+                    // period.
+                    shared.set_phase(Phase::Stopping);
+                    reaping(signals, supervision.stop(at + config.grace_period.get())).await;
+                }
+                let next = policy.on_signal(signo, sender, at);
+                if policy.stopping() {
+                    shared.set_phase(Phase::Stopping);
+                }
+                next
             }
         };
         if let Next::Exit(code) = next {
@@ -326,6 +369,13 @@ async fn supervise(
             return Ok(code);
         }
     }
+}
+
+/// What woke the loop, once handled as far as the select can.
+enum Event {
+    Next(Next),
+    /// A signal for the policy: (number, sender, when it came).
+    Signal(i32, i32, Instant),
 }
 
 /// Runs `f` to its end while reaping children (whose exits `f` may wait
