@@ -839,3 +839,68 @@ fn codex_preset_creates_codex_home_for_the_commands_user() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(err(&o).contains("CODEX_HOME: creating"), "{}", err(&o));
 }
+
+/// A git killed mid-commit leaves `.git/index.lock`; at startup a lock
+/// untouched for a minute is removed (and logged), a fresh one is left
+/// alone, and `git add` works again. `warn` only logs, `ignore` is silent.
+#[rstest]
+#[case::remove("remove", true)]
+#[case::warn("warn", false)]
+#[case::ignore("ignore", false)]
+fn stale_git_locks(#[case] policy: &str, #[case] removed: bool) {
+    let s = Scratch::new("git-locks");
+    let ws = s.path("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&ws)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", err(&o));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(ws.join("file"), "x").unwrap();
+    let old = ws.join(".git/index.lock");
+    let young = ws.join(".git/refs/heads/main.lock");
+    std::fs::create_dir_all(young.parent().unwrap()).unwrap();
+    std::fs::write(&old, "").unwrap();
+    std::fs::write(&young, "").unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_minutes_ago)
+        .unwrap();
+    let ws_s = ws.to_string_lossy().into_owned();
+    let script = format!("cd {ws_s} && git add file && echo added");
+    let o = agent(
+        &[
+            "--workspace",
+            &ws_s,
+            "--require-mount",
+            "false",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        &[("AGENT_INIT_GIT__STALE_LOCKS", policy)],
+    );
+    assert_eq!(old.exists(), !removed, "{}", err(&o));
+    assert!(young.exists(), "a fresh lock must stay: {}", err(&o));
+    assert_eq!(
+        out(&o).contains("added"),
+        removed,
+        "{} {}",
+        out(&o),
+        err(&o)
+    );
+    let logged = err(&o).contains("stale git lock");
+    assert_eq!(logged, policy != "ignore", "{}", err(&o));
+    if removed {
+        assert!(err(&o).contains("removed stale git lock"), "{}", err(&o));
+    }
+}

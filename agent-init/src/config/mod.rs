@@ -168,6 +168,17 @@ pub struct Git {
     /// Directories git trusts; empty means the workspace.
     #[serde(deserialize_with = "value::list")]
     pub safe_directories: Vec<String>,
+    /// What to do with `.git/*.lock` files a killed git left behind.
+    pub stale_locks: StaleLocks,
+}
+
+/// `.git/*.lock` files untouched for a minute, found at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleLocks {
+    Remove,
+    Warn,
+    Ignore,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -363,6 +374,7 @@ impl Default for Git {
         Git {
             enabled: true,
             safe_directories: Vec::new(),
+            stale_locks: StaleLocks::Remove,
         }
     }
 }

@@ -94,6 +94,8 @@ pub const OPTIONS: &[Opt] = &[
         "Run the git step"),
     opt("git.safe_directories", None, "", Value, INIT, "[]",
         "Directories git trusts (empty: the workspace)"),
+    opt("git.stale_locks", None, "remove|warn|ignore", Value, INIT, "remove",
+        "Lock files (.git/*.lock, .git/refs/**/*.lock) untouched for 60 s at startup, left by a git that was killed: removed and logged, only logged, or left alone"),
     opt("env.enabled", None, "", Value, INIT, "true",
         "Run the env step"),
     opt("env.require", Some("require-env"), "NAME", List, INIT, "[]",

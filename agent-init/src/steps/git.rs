@@ -3,8 +3,16 @@
 //! GIT_CONFIG_VALUE_n, read by git at command scope), so nothing is written
 //! and a read-only root filesystem is fine. Entries already in the
 //! environment are kept.
+//!
+//! An agent killed mid-commit leaves `.git/index.lock` behind, and every
+//! later git command in the workspace fails. Lock files untouched for a
+//! minute are removed at startup and each is logged (`git.stale_locks`);
+//! `agent-init check` only reports them.
 
-use crate::config::Config;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::config::{Config, StaleLocks};
 use crate::exit::Error;
 use crate::launch::Launch;
 
@@ -38,8 +46,93 @@ pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
         n += 1;
     }
     launch.env.insert("GIT_CONFIG_COUNT".into(), n.to_string());
-    Ok(Some(format!(
-        "safe.directory {} (through GIT_CONFIG_*)",
-        dirs.join(", ")
-    )))
+    let mut outcome = format!("safe.directory {} (through GIT_CONFIG_*)", dirs.join(", "));
+    if c.git.stale_locks != StaleLocks::Ignore {
+        let now = SystemTime::now();
+        for dir in &dirs {
+            for (lock, age) in stale_locks(Path::new(dir), now) {
+                let age = crate::config::value::format_duration(Duration::from_secs(age.as_secs()));
+                let remove = c.git.stale_locks == StaleLocks::Remove && !launch.dry_run;
+                if !remove {
+                    tracing::warn!(
+                        "stale git lock {} (untouched for {age}): git commands there fail until it is removed",
+                        lock.display()
+                    );
+                    continue;
+                }
+                match std::fs::remove_file(&lock) {
+                    Ok(()) => {
+                        tracing::warn!(
+                            "removed stale git lock {} (untouched for {age})",
+                            lock.display()
+                        );
+                        outcome.push_str(&format!("; removed {}", lock.display()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("stale git lock {}: cannot remove it: {e}", lock.display())
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(outcome))
+}
+
+/// Untouched this long, a lock's git is gone.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The git directory of a work tree: `.git`, or where a `.git` file (a
+/// worktree, a submodule) points.
+fn git_dir(work_tree: &Path) -> Option<PathBuf> {
+    let dot_git = work_tree.join(".git");
+    let meta = std::fs::symlink_metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let target = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+    Some(if target.is_absolute() {
+        target
+    } else {
+        work_tree.join(target)
+    })
+}
+
+/// The `*.lock` files of `work_tree`'s git directory (top level, and under
+/// `refs/`) not modified for [`STALE_AFTER`], with their ages. Links are
+/// never followed.
+pub fn stale_locks(work_tree: &Path, now: SystemTime) -> Vec<(PathBuf, Duration)> {
+    let Some(git) = git_dir(work_tree) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut dirs = vec![(git.clone(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if meta.is_dir() {
+                let into = (depth == 0 && name == "refs") || (depth > 0 && depth < 8);
+                if into {
+                    dirs.push((path, depth + 1));
+                }
+            } else if meta.is_file() && name.ends_with(".lock") {
+                let age = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok())
+                    .unwrap_or_default();
+                if age >= STALE_AFTER {
+                    found.push((path, age));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
 }
