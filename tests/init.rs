@@ -622,3 +622,81 @@ fn the_init_leaves_its_start_directory_once_the_command_runs() {
     init.wait(SOON);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A `setsid` grandchild has left the command's session and group: no
+/// group signal reaches it. It still gets SIGTERM when the command exits
+/// (or on SIGTERM), and agent-init waits for it to clean up.
+#[rstest::rstest]
+#[case::pid1_command_exits(As::Pid1, false)]
+#[case::pid1_sigterm(As::Pid1, true)]
+#[case::subreaper_command_exits(As::Subreaper, false)]
+#[case::subreaper_sigterm(As::Subreaper, true)]
+fn a_setsid_grandchild_gets_sigterm_and_time_to_clean_up(#[case] mode: As, #[case] sigterm: bool) {
+    let dir = std::env::temp_dir().join(format!(
+        "agent-init-tree-{}-{mode:?}-{sigterm}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mark = dir.join("cleaned-up");
+    let fifo = dir.join("ready");
+    let wait = if sigterm {
+        "while :; do sleep 0.05; done"
+    } else {
+        "true"
+    };
+    let script = format!(
+        "mkfifo {fifo}; \
+         setsid sh -c 'trap \"sleep 0.3; touch {mark}; exit 0\" TERM; echo $$ > {fifo}; while :; do sleep 0.05; done' >/dev/null 2>&1 & \
+         read pid < {fifo}; echo started; {wait}; exit 3",
+        fifo = fifo.display(),
+        mark = mark.display()
+    );
+    let mut init = start(mode, &["--grace-period", "5s", "--", "sh", "-c", &script]);
+    init.expect("started");
+    if sigterm {
+        init.signal(Signal::SIGTERM);
+    }
+    let out = init.wait(SOON);
+    let code = if sigterm { 128 + 15 } else { 3 };
+    assert_eq!(out.code, Some(code), "{}", out.stderr);
+    assert!(
+        mark.exists(),
+        "the grandchild had not cleaned up when agent-init exited: {}",
+        out.stderr
+    );
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
+    assert!(
+        !out.stderr
+            .contains("still running when the grace period ended"),
+        "{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One that ignores SIGTERM is SIGKILLed when the grace period ends, and
+/// named in the log.
+#[rstest::rstest]
+#[case::pid1(As::Pid1)]
+#[case::subreaper(As::Subreaper)]
+fn a_grandchild_ignoring_sigterm_is_killed_at_the_deadline_and_named(#[case] mode: As) {
+    let script = "setsid sh -c 'trap \"\" TERM; exec sleep 1000' >/dev/null 2>&1 & \
+                  sleep 0.2; echo started; exit 0";
+    let mut init = start(mode, &["--grace-period", "1s", "--", "sh", "-c", script]);
+    init.expect("started");
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.elapsed >= Duration::from_millis(800) && out.elapsed < Duration::from_secs(4),
+        "{:?}",
+        out.elapsed
+    );
+    assert!(
+        out.stderr
+            .contains("still running when the grace period ended, SIGKILL")
+            && out.stderr.contains("(sleep)"),
+        "{}",
+        out.stderr
+    );
+}

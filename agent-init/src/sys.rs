@@ -392,30 +392,69 @@ fn kill(pid: i32, signo: i32) -> io::Result<bool> {
     }
 }
 
+/// A process as /proc/PID/stat shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    /// R, S, D, T, Z, …
+    pub state: char,
+    /// The command name (`comm`).
+    pub name: String,
+}
+
+/// Parses one /proc/PID/stat line.
+pub fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_string();
+    let mut f = stat.get(close + 2..)?.split(' ');
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgrp = f.next()?.parse().ok()?;
+    let session = f.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        pgrp,
+        session,
+        state,
+        name,
+    })
+}
+
+/// Every process this namespace's /proc shows (unreadable ones left out).
+pub fn processes() -> Vec<Proc> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(pid, &stat)
+        })
+        .collect()
+}
+
 /// Whether a process is stopped (state `T`): `target > 0` that process,
 /// `target < -1` any process of group -target, `-1` any process but this
 /// one. Read from /proc; unreadable entries count as running.
 pub fn any_stopped(target: i32) -> bool {
-    let state_and_group = |pid: i32| -> Option<(char, i32)> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let after = stat.get(stat.rfind(')')? + 2..)?;
-        let mut f = after.split(' ');
-        let state = f.next()?.chars().next()?;
-        let pgrp = f.nth(1)?.parse().ok()?;
-        Some((state, pgrp))
-    };
+    let stopped = |p: &Proc| p.state == 'T';
     if target > 0 {
-        return state_and_group(target).is_some_and(|(s, _)| s == 'T');
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{target}/stat")) else {
+            return false;
+        };
+        return parse_stat(target, &stat).is_some_and(|p| stopped(&p));
     }
     let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != me)
-        .filter_map(state_and_group)
-        .any(|(state, pgrp)| state == 'T' && (target == -1 || pgrp == -target))
+    processes()
+        .iter()
+        .filter(|p| p.pid != me)
+        .any(|p| stopped(p) && (target == -1 || p.pgrp == -target))
 }
 
 /// Whether process `pid` takes care of signal `signo` itself (catches,
@@ -456,6 +495,14 @@ Anonymous: 0 kB
             pristine_mappings(smaps, "/bin/agent-init"),
             [(0x400000, 0x500000), (0x500000, 0x600000)]
         );
+    }
+
+    #[test]
+    fn stat_lines_with_odd_names() {
+        let p = parse_stat(42, "42 (a) b (c)) S 1 42 40 0 -1 4194560").unwrap();
+        assert_eq!(p.name, "a) b (c)");
+        assert_eq!((p.state, p.ppid, p.pgrp, p.session), ('S', 1, 42, 40));
+        assert!(parse_stat(1, "garbage").is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod peer;
 pub mod policy;
 mod status;
+mod tree;
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -262,6 +263,9 @@ async fn supervise(
     // A SIGTERM/SIGINT held for the drain delay: (signal, sender, when it
     // came, when it goes on).
     let mut held: Option<(i32, i32, Instant, Instant)> = None;
+    let command_pid = shared.report().command_pid;
+    // Whether what left the command's group has had its SIGTERM.
+    let mut strays_told = false;
     loop {
         let wake = policy.wake_at(Instant::now());
         let release_at = held.map(|h| h.3);
@@ -351,24 +355,58 @@ async fn supervise(
                 let next = policy.on_signal(signo, sender, at);
                 if policy.stopping() {
                     shared.set_phase(Phase::Stopping);
+                    if !keep_alive && !strays_told {
+                        // Together with the command: what it left outside
+                        // its group cleans up within the same grace period.
+                        strays_told = true;
+                        tree::terminate_strays(own_pid, &spared(command_pid, &shared));
+                    }
                 }
                 next
             }
         };
         if let Next::Exit(code) = next {
+            if keep_alive {
+                return Ok(code);
+            }
+            // The command is gone: what it left outside its group, then
+            // the services, within what is left of the grace period (all of
+            // it when the command ended on its own); then whatever is still
+            // there is SIGKILLed and named.
+            shared.set_phase(Phase::Stopping);
+            let deadline = policy
+                .deadline()
+                .unwrap_or_else(|| Instant::now() + config.grace_period.get());
+            if !strays_told {
+                tree::terminate_strays(own_pid, &spared(command_pid, &shared));
+            }
             if !supervision.is_empty() {
-                // The command is gone: the services follow, within what
-                // is left of the grace period (all of it when the command
-                // ended on its own).
-                shared.set_phase(Phase::Stopping);
-                let deadline = policy
-                    .deadline()
-                    .unwrap_or_else(|| Instant::now() + config.grace_period.get());
                 reaping(signals, supervision.stop(deadline)).await;
             }
+            // With `signal_target = child` the command's group is not ours
+            // to signal, now either.
+            let left_alone: std::collections::BTreeSet<i32> = match config.signal_target {
+                crate::config::SignalTarget::Child => command_pid.into_iter().collect(),
+                crate::config::SignalTarget::Group => Default::default(),
+            };
+            reaping(signals, tree::finish(own_pid, deadline, &left_alone)).await;
             return Ok(code);
         }
     }
+}
+
+/// The sessions and groups a stray SIGTERM must spare: the command's group
+/// (the policy signals it, as `signal_target` says) and each running service's and job's session
+/// (stopped in order by the supervision).
+fn spared(command_pid: Option<i32>, shared: &Shared) -> std::collections::BTreeSet<i32> {
+    let report = shared.report();
+    let services = report.services.iter().filter_map(|s| s.pid);
+    let jobs = report.jobs.iter().filter_map(|j| j.pid);
+    command_pid
+        .into_iter()
+        .chain(services)
+        .chain(jobs)
+        .collect()
 }
 
 /// What woke the loop, once handled as far as the select can.

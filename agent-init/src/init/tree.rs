@@ -1,0 +1,96 @@
+//! The whole tree at shutdown: besides the command's process group (the
+//! policy's) and the services (the supervision's), processes that left
+//! them — a `setsid` helper, an MCP server an agent started and forgot —
+//! get SIGTERM too, are waited for until the grace period ends, and are
+//! SIGKILLed and named if they are still there. As PID 1 that is every
+//! other process of the container; as a subreaper, every descendant.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use nix::libc;
+
+use crate::sys::{self, Proc};
+
+/// How often the wait looks whether they are gone: they are not all our
+/// children (no SIGCHLD tells), and this runs only while stopping.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The processes the init answers for, besides itself: all of them as
+/// PID 1, else its descendants. Zombies are already gone.
+pub fn others(own_pid: i32) -> Vec<Proc> {
+    let all = sys::processes();
+    let alive = all.iter().filter(|p| p.pid != own_pid && p.state != 'Z');
+    if own_pid == 1 {
+        return alive.cloned().collect();
+    }
+    let parent: BTreeMap<i32, i32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
+    alive
+        .filter(|p| {
+            // Up the parent chain to us (bounded: a loop cannot happen in
+            // one snapshot, but a racy one must not hang the init).
+            let mut at = p.ppid;
+            for _ in 0..4096 {
+                if at == own_pid {
+                    return true;
+                }
+                match parent.get(&at) {
+                    Some(&up) if up != at && at > 1 => at = up,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .cloned()
+        .collect()
+}
+
+/// Sends SIGTERM (and SIGCONT to the stopped) to every other process
+/// except those in `spared` sessions or process groups (the command's,
+/// whose signal the policy sends; the services', stopped in order).
+/// Returns how many got it.
+pub fn terminate_strays(own_pid: i32, spared: &BTreeSet<i32>) -> usize {
+    let strays: Vec<Proc> = others(own_pid)
+        .into_iter()
+        .filter(|p| !spared.contains(&p.pgrp) && !spared.contains(&p.session))
+        .collect();
+    for p in &strays {
+        let _ = sys::send(p.pid, libc::SIGTERM);
+        if p.state == 'T' {
+            let _ = sys::send(p.pid, libc::SIGCONT);
+        }
+        tracing::debug!(pid = p.pid, name = %p.name, "SIGTERM to a process outside the command's group");
+    }
+    strays.len()
+}
+
+/// Waits until no other process is left (but those of `left_alone`
+/// process groups) or `deadline` passes; then SIGKILLs and names what is
+/// left. Returns the stragglers' count.
+pub async fn finish(own_pid: i32, deadline: Instant, left_alone: &BTreeSet<i32>) -> usize {
+    loop {
+        let left: Vec<Proc> = others(own_pid)
+            .into_iter()
+            .filter(|p| !left_alone.contains(&p.pgrp))
+            .collect();
+        if left.is_empty() {
+            return 0;
+        }
+        if Instant::now() >= deadline {
+            let named: Vec<String> = left
+                .iter()
+                .map(|p| format!("{} ({})", p.pid, p.name))
+                .collect();
+            tracing::warn!(
+                "still running when the grace period ended, SIGKILL: {}",
+                named.join(", ")
+            );
+            for p in &left {
+                let _ = sys::send(p.pid, libc::SIGKILL);
+            }
+            return left.len();
+        }
+        let next = (Instant::now() + POLL).min(deadline);
+        tokio::time::sleep_until(next.into()).await;
+    }
+}
