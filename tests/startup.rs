@@ -149,6 +149,7 @@ preset = (unset)                   # default
 services = {{}}                      # default
 shutdown.delay = \"0s\"              # default
 signal_target = \"child\"            # flag --signal-target
+termination_log = (unset)          # default
 user = (unset)                     # default
 wait.enabled = true                # default
 wait.timeout = \"12s\"               # file {file} key wait.timeout
@@ -907,4 +908,54 @@ fn stale_git_locks(#[case] policy: &str, #[case] removed: bool) {
     if removed {
         assert!(err(&o).contains("removed stale git lock"), "{}", err(&o));
     }
+}
+
+/// The termination report: what ended the container, for `kubectl
+/// describe`; redacted, at most 4 KiB.
+#[rstest]
+#[case::clean_exit(&["--", "true"], None, 0, "agent-init: command exited with 0 (exit 0)")]
+#[case::killed_by_a_signal(&["--", "sh", "-c", "kill -TERM $$"], None, 143, "command killed by SIGTERM (exit 143)")]
+#[case::forced_sigkill(&["--grace-period", "300ms", "--", "sh", "-c", "trap '' TERM; echo up; while :; do sleep 0.05; done"], Some(Signal::SIGTERM), 137, "the grace period ran out")]
+#[case::failed_step(&["--workspace", "/nonexistent/supersecret-value-42", "--", "true"], None, 78, "startup failed (exit 78): workspace")]
+fn the_termination_report_says_what_ended_the_container(
+    #[case] args: &[&str],
+    #[case] signal: Option<Signal>,
+    #[case] code: i32,
+    #[case] needle: &str,
+) {
+    let s = Scratch::new("termlog");
+    let log = s.s("termination-log");
+    let mut all = vec!["--termination-log", log.as_str()];
+    all.extend_from_slice(args);
+    let mut init = start_with(As::Pid1, &all, |c| {
+        c.env("SERVICE_API_TOKEN", "supersecret-value-42");
+    });
+    if let Some(sig) = signal {
+        init.expect("up");
+        init.signal(sig);
+    }
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(code), "{}", out.stderr);
+    let report = std::fs::read_to_string(&log).unwrap();
+    assert!(report.contains(needle), "{report}");
+    assert!(report.contains("ran for "), "{report}");
+    assert!(report.len() <= 4096);
+    assert!(!report.contains("supersecret-value-42"), "{report}");
+}
+
+/// An empty value turns the report off, even over a path set elsewhere.
+#[test]
+fn an_empty_termination_log_setting_writes_nothing() {
+    let s = Scratch::new("termlog-off");
+    let log = s.s("termination-log");
+    let o = agent(
+        &["--termination-log", "", "--", "true"],
+        &[("AGENT_INIT_TERMINATION_LOG", &log)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!s.path("termination-log").exists());
+    // Negative control: without the flag, the variable's path gets it.
+    let o = agent(&["--", "true"], &[("AGENT_INIT_TERMINATION_LOG", &log)]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(s.path("termination-log").exists());
 }

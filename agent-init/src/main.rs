@@ -130,7 +130,9 @@ fn run(mut i: Invocation) -> Result<u8, Error> {
             Ok(0)
         }
         Sub::Init => {
-            let c = load(&mut i, false)?.config;
+            let c = load(&mut i, false)
+                .inspect_err(init::report_failure)?
+                .config;
             let mode = if i.command.is_empty() {
                 init::Mode::KeepAlive
             } else {

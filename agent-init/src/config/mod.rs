@@ -29,6 +29,10 @@ pub struct Config {
     /// Between forwarding SIGTERM/SIGINT and SIGKILL of what is left.
     pub grace_period: Seconds,
     pub shutdown: Shutdown,
+    /// Where the termination report goes: unset, the kubelet's
+    /// /dev/termination-log when it is there; empty, nowhere.
+    #[serde(deserialize_with = "value::opt_text")]
+    pub termination_log: Option<String>,
     pub signal_target: SignalTarget,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
@@ -339,6 +343,7 @@ impl Default for Config {
         Config {
             grace_period: Seconds::secs(8),
             shutdown: Shutdown::default(),
+            termination_log: None,
             signal_target: SignalTarget::Group,
             log_format: LogFormat::Text,
             log_level: LogLevel::Info,

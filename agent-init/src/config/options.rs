@@ -72,6 +72,8 @@ pub const OPTIONS: &[Opt] = &[
         "Time between forwarding SIGTERM/SIGINT and SIGKILL of what is left (30s, 1m30s, 500ms or seconds)"),
     opt("shutdown.delay", Some("shutdown-delay"), "DURATION", Value, INIT, "0s",
         "Hold SIGTERM this long (readiness failing already) before forwarding it, so load balancers drain; part of the grace period; a second SIGTERM/SIGINT skips it"),
+    opt("termination_log", Some("termination-log"), "PATH", Value, INIT, "",
+        "Where the termination report goes on exit (how startup or the command ended, a forced SIGKILL, run time, OOM kills; at most 4 KiB); unset: /dev/termination-log when it exists, empty: nowhere"),
     opt("signal_target", Some("signal-target"), "group|child", Value, INIT, "group",
         "Where forwarded signals go: the command's process group or the command only"),
     opt("log_format", Some("log-format"), "text|json", Value, INIT, "text",

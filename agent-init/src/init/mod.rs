@@ -12,6 +12,7 @@
 mod peer;
 pub mod policy;
 mod status;
+mod termination;
 mod tree;
 
 use std::ffi::OsString;
@@ -57,6 +58,17 @@ impl Os for System {
     }
 }
 
+/// The termination report of an init that could not even load its
+/// configuration: to the kubelet's file, when there is one.
+pub fn report_failure(e: &Error) {
+    let result = Err(Error::Config(e.to_string()));
+    termination::write(
+        &Config::default(),
+        &termination::Termination::new(),
+        &result,
+    );
+}
+
 /// Runs the init: startup steps, then the command until it exits (command
 /// mode) or until SIGTERM/SIGINT (keep-alive mode). Returns the exit code.
 pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
@@ -83,7 +95,9 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
         .enable_time()
         .build()
         .map_err(|e| Error::os("starting the runtime", e))?;
-    let result = runtime.block_on(supervise(mode, config, own_pid, first, rest));
+    let mut report = termination::Termination::new();
+    let result = runtime.block_on(supervise(mode, config, own_pid, first, rest, &mut report));
+    termination::write(config, &report, &result);
     // Health checks stuck on a hung mount must not hold up the exit.
     runtime.shutdown_background();
     result
@@ -125,6 +139,7 @@ async fn supervise(
     own_pid: i32,
     first: Vec<i32>,
     rest: Vec<i32>,
+    report: &mut termination::Termination,
 ) -> Result<u8, Error> {
     // Before any child exists, so no SIGCHLD can be missed. Never torn
     // down: dropping the stream closes the handlers' socket before they are
@@ -315,7 +330,10 @@ async fn supervise(
                 exited = None;
                 shared.set_command(None);
                 Event::Next(match status {
-                    Ok(status) => policy.on_command_exit(status),
+                    Ok(status) => {
+                        report.command = Some(crate::supervise::describe(status));
+                        policy.on_command_exit(status)
+                    }
                     Err(_) => {
                         tracing::error!("the command's exit status was lost");
                         Next::Exit(exit::SOFTWARE)
@@ -367,6 +385,7 @@ async fn supervise(
         };
         if let Next::Exit(code) = next {
             if keep_alive {
+                report.forced = policy.killed();
                 return Ok(code);
             }
             // The command is gone: what it left outside its group, then
@@ -389,7 +408,8 @@ async fn supervise(
                 crate::config::SignalTarget::Child => command_pid.into_iter().collect(),
                 crate::config::SignalTarget::Group => Default::default(),
             };
-            reaping(signals, tree::finish(own_pid, deadline, &left_alone)).await;
+            let stragglers = reaping(signals, tree::finish(own_pid, deadline, &left_alone)).await;
+            report.forced = policy.killed() || stragglers > 0;
             return Ok(code);
         }
     }

@@ -67,6 +67,11 @@ impl<O: Os> Policy<O> {
         self.command = Some(pid);
     }
 
+    /// Whether the grace period ran out and SIGKILL went out.
+    pub fn killed(&self) -> bool {
+        self.killed
+    }
+
     /// Whether a shutdown has begun.
     pub fn stopping(&self) -> bool {
         self.deadline.is_some()
