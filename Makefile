@@ -13,7 +13,7 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: setup build test unit lint layers integration fmt clean demo mcp-venv bench \
+.PHONY: setup build test manifests unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run image-mcp-server image-dev image-dev-code
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
@@ -56,7 +56,7 @@ build: setup
 	@file -L $(BIN) | grep -Eq 'statically linked|static-pie linked' || { echo "error: $(BIN) is not static"; exit 1; }
 	@ls -l $(BIN) | awk '{print "built $(BIN): " $$5 " bytes"}'
 
-test: setup lint unit integration e2e
+test: setup lint unit manifests integration e2e
 
 lint: setup layers
 	$(CARGO) fmt --all -- --check
@@ -114,6 +114,15 @@ e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-de
 integration: build mcp-venv
 	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security --test services \
 	  -- --test-threads 2
+
+# The Kubernetes manifests, validated offline against the API schemas.
+K8S_VENV := target/k8s-venv
+manifests: $(K8S_VENV)/.installed
+	scripts/validate-manifests.sh $(K8S_VENV)
+$(K8S_VENV)/.installed:
+	$(PYTHON) -m venv $(K8S_VENV)
+	$(K8S_VENV)/bin/pip install --quiet --disable-pip-version-check 'kubernetes-validate>=1.33'
+	touch $@
 
 # The official MCP Python SDK, for a real MCP server in the tests.
 mcp-venv: $(VENV)/.installed

@@ -959,3 +959,37 @@ fn an_empty_termination_log_setting_writes_nothing() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(s.path("termination-log").exists());
 }
+
+/// Kubernetes' service links for a Service named `agent-init` (or
+/// `agent-init-health`) look like settings; they are ignored with a debug
+/// line each, while a real typo still fails.
+#[rstest]
+#[case::the_links_of_a_service_named_agent_init(&[
+    ("AGENT_INIT_SERVICE_HOST", "10.96.0.12"),
+    ("AGENT_INIT_SERVICE_PORT", "8081"),
+    ("AGENT_INIT_SERVICE_PORT_HEALTH", "8081"),
+    ("AGENT_INIT_PORT", "tcp://10.96.0.12:8081"),
+    ("AGENT_INIT_PORT_8081_TCP", "tcp://10.96.0.12:8081"),
+    ("AGENT_INIT_PORT_8081_TCP_ADDR", "10.96.0.12"),
+    ("AGENT_INIT_PORT_8081_TCP_PORT", "8081"),
+    ("AGENT_INIT_PORT_8081_TCP_PROTO", "tcp"),
+    ("AGENT_INIT_HEALTH_SERVICE_HOST", "10.96.0.13"),
+    ("AGENT_INIT_HEALTH_PORT_80_TCP_PORT", "80"),
+], 0, "ignored: a Kubernetes service link")]
+#[case::a_typo_is_still_an_error(&[("AGENT_INIT_GRACE_PERIDO", "5")], 78, "grace_perido")]
+#[case::a_link_shape_with_a_wrong_value_is_not_a_link(&[("AGENT_INIT_SERVICE_HOST", "not-an-ip")], 78, "service_host")]
+fn kubernetes_service_links_do_not_break_startup(
+    #[case] env: &[(&str, &str)],
+    #[case] code: i32,
+    #[case] needle: &str,
+) {
+    let o = agent(&["--log-level", "debug", "--", "true"], env);
+    assert_eq!(o.status.code(), Some(code), "{}", err(&o));
+    assert!(err(&o).contains(needle), "{needle:?} not in {}", err(&o));
+    if code == 0 {
+        let lines = err(&o)
+            .matches("ignored: a Kubernetes service link")
+            .count();
+        assert_eq!(lines, env.len(), "one debug line each: {}", err(&o));
+    }
+}

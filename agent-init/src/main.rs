@@ -91,6 +91,7 @@ fn load(i: &mut Invocation, quiet: bool) -> Result<config::Loaded, Error> {
                 c.log_level.filter()
             };
             logging::init(c.log_format, level);
+            loaded.log_notes();
             Ok(loaded)
         }
         Err(e) => {

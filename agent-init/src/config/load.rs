@@ -110,11 +110,14 @@ impl Provider for Flags {
 /// fields accept text for numbers and numbers for text.
 struct EnvLayer {
     dict: Dict,
+    /// Kubernetes service links left out: (variable, shape).
+    links: Vec<(String, &'static str)>,
 }
 
 impl EnvLayer {
     fn new(env: &[(String, String)]) -> EnvLayer {
         let mut dict = Dict::new();
+        let mut links = Vec::new();
         for (name, raw) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -123,10 +126,8 @@ impl EnvLayer {
                 continue;
             }
             if let Some(shape) = service_link(rest, raw) {
-                tracing::debug!(
-                    variable = %name,
-                    "ignored: a Kubernetes service link ({shape}), not a setting"
-                );
+                // Logged once logging is set up (it is not yet).
+                links.push((name.clone(), shape));
                 continue;
             }
             let key = env_key(rest);
@@ -139,7 +140,7 @@ impl EnvLayer {
             };
             insert(&mut dict, &parts, value);
         }
-        EnvLayer { dict }
+        EnvLayer { dict, links }
     }
 }
 
@@ -241,6 +242,17 @@ pub struct Loaded {
     pub figment: Figment,
     pub config: Config,
     pub file: Option<PathBuf>,
+    /// Variables left out as Kubernetes service links: (name, shape).
+    pub service_links: Vec<(String, &'static str)>,
+}
+
+impl Loaded {
+    /// The debug lines for what loading left out; call once logging is up.
+    pub fn log_notes(&self) {
+        for (variable, shape) in &self.service_links {
+            tracing::debug!(%variable, "ignored: a Kubernetes service link ({shape}), not a setting");
+        }
+    }
 }
 
 pub fn load(sources: Sources) -> Result<Loaded, Error> {
@@ -274,9 +286,9 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
             return Err(Error::Config(format!("reading {}: {e}", path.display())));
         }
     }
-    figment = figment
-        .merge(EnvLayer::new(&sources.env))
-        .merge(sources.flags);
+    let env_layer = EnvLayer::new(&sources.env);
+    let service_links = env_layer.links.clone();
+    figment = figment.merge(env_layer).merge(sources.flags);
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
     // A value that parses but is not acceptable (an unknown preset, a
     // duration too long) is a configuration error, wherever it came from.
@@ -288,6 +300,7 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
         figment,
         config,
         file,
+        service_links,
     })
 }
 
