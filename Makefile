@@ -8,6 +8,7 @@ BIN     := target/$(TARGET)/release/agent-init
 CARGO   ?= cargo
 
 VENV    := target/mcp-venv
+K8S_VENV := target/k8s-venv
 PYTHON  ?= python3
 
 export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
@@ -107,8 +108,8 @@ e2e: build mcp-venv
 	tests/e2e/engine.sh
 	$(MAKE) e2e-run
 
-e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-dev
-	DOCKER=$(DOCKER) $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
+e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-dev $(K8S_VENV)/.installed
+	DOCKER=$(DOCKER) K8S_PYTHON=$(CURDIR)/$(K8S_VENV)/bin/python $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
@@ -116,7 +117,6 @@ integration: build mcp-venv
 	  -- --test-threads 2
 
 # The Kubernetes manifests, validated offline against the API schemas.
-K8S_VENV := target/k8s-venv
 manifests: $(K8S_VENV)/.installed
 	scripts/validate-manifests.sh $(K8S_VENV)
 $(K8S_VENV)/.installed:

@@ -980,3 +980,126 @@ fn a_plain_docker_build_confuses_the_look_alikes() {
     ]);
     assert_eq!(other, "first", "this engine no longer confuses them");
 }
+
+/// A plain HTTP GET from the host: (status code, body).
+fn http_get(host: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("{host}:{port}").parse().ok()?,
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, out))
+}
+
+/// The Deployment's container spec (image, args, env, volumes in the
+/// kubelet's layout, securityContext, memory limit) run through `docker
+/// run` as the kubelet would, and its three probes asked as the kubelet
+/// asks them: they pass against the real image.
+#[test]
+fn the_deployments_container_passes_its_own_probes() {
+    let python = std::env::var("K8S_PYTHON").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/k8s-venv/bin/python")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let volumes = std::env::temp_dir().join(format!("agent-init-k8s-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&volumes);
+    std::fs::create_dir_all(&volumes).unwrap();
+    let spec = Command::new(&python)
+        .arg(root.join("tests/e2e/k8s_container.py"))
+        .arg(root.join("deploy/kubernetes/claude.yaml"))
+        .args(["claude-agent", "agent"])
+        .arg(&volumes)
+        .arg("ANTHROPIC_API_KEY=sk-ant-e2e-not-a-real-key")
+        .output()
+        .expect("running the manifest converter (make manifests builds its venv)");
+    assert!(
+        spec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&spec.stderr)
+    );
+    let spec: serde_json::Value = serde_json::from_slice(&spec.stdout).unwrap();
+    let c = Named::container("k8s");
+    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), c.name.clone()];
+    for f in spec["flags"].as_array().unwrap() {
+        args.push(f.as_str().unwrap().to_string());
+    }
+    args.push(spec["image"].as_str().unwrap().to_string());
+    for a in spec["args"].as_array().unwrap() {
+        args.push(a.as_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&args);
+    let ip = ok(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &c.name,
+    ]);
+    let probes = &spec["probes"];
+    let get = |probe: &str| {
+        let h = &probes[probe]["httpGet"];
+        http_get(
+            &ip,
+            h["port"].as_u64().unwrap() as u16,
+            h["path"].as_str().unwrap(),
+        )
+    };
+    let startup = &probes["startup"];
+    let budget =
+        startup["periodSeconds"].as_u64().unwrap() * startup["failureThreshold"].as_u64().unwrap();
+    wait_for(Duration::from_secs(budget), "the startup probe", || {
+        get("startup").filter(|(code, _)| *code == 200)
+    });
+    let (code, body) = get("readiness").expect("readiness answered");
+    let logs = both(&docker(&["logs", &c.name]));
+    assert_eq!(code, 200, "{body}\n{logs}");
+    // The memory check measured against the manifest's limit.
+    assert!(body.contains("2048 MiB limit"), "{body}");
+    let liveness: Vec<&str> = probes["liveness"]["exec"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut exec = vec!["exec", &c.name];
+    exec.extend_from_slice(&liveness);
+    ok(&exec);
+    // The key came from the Secret volume, and no log line shows it.
+    let env = ok(&[
+        "exec",
+        &c.name,
+        "agent-init",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "echo ${#ANTHROPIC_API_KEY}",
+    ]);
+    assert_eq!(env, "25");
+    assert!(!logs.contains("sk-ant-e2e-not-a-real-key"), "{logs}");
+    // Stopped as the kubelet would: within the pod's grace period, with
+    // the drain delay first.
+    let grace = spec["grace"].as_u64().unwrap().to_string();
+    let began = Instant::now();
+    ok(&["stop", "-t", &grace, &c.name]);
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(ok(&["inspect", "-f", "{{.State.ExitCode}}", &c.name]), "0");
+    let _ = std::fs::remove_dir_all(&volumes);
+}
