@@ -19,7 +19,7 @@ LAYERS = [
     ["files", "output", "config", "children", "state"],
     ["spawn"],
     ["steps", "health", "exec", "status"],
-    ["supervise"],
+    ["supervise", "reload"],
     ["cli"],
     ["init"],
     ["main"],

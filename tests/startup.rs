@@ -993,3 +993,147 @@ fn kubernetes_service_links_do_not_break_startup(
         assert_eq!(lines, env.len(), "one debug line each: {}", err(&o));
     }
 }
+
+/// Waits until `path` holds `want`.
+fn wait_content(path: &Path, want: &str) {
+    wait_for(
+        SOON,
+        &format!("{} to hold {want:?}", path.display()),
+        || (std::fs::read_to_string(path).ok()? == want).then_some(()),
+    );
+}
+
+/// The kubelet updates a mounted ConfigMap by swapping `..data`: the staged
+/// file follows within a second, the command gets SIGHUP once per swap,
+/// and a key that disappears is survived.
+#[test]
+fn a_swapped_configmap_is_staged_again_and_signalled_once_per_swap() {
+    let s = Scratch::new("reload");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..2026_01", &[("token", "one"), ("greeting", "hi")]);
+    let staged = s.path("staged/token");
+    let config = format!(
+        "[[configmaps]]\npath = \"{}\"\non_change = \"signal:SIGHUP\"\n[[configmaps.files]]\nkey = \"token\"\ndest = \"{}\"\nmode = \"0640\"\n",
+        vol.display(),
+        staged.display()
+    );
+    std::fs::write(s.path("c.toml"), config).unwrap();
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--config",
+            &s.s("c.toml"),
+            "--",
+            testproc(),
+            "signals",
+            "--exit-on",
+            "SIGTERM",
+            "0",
+        ],
+    );
+    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    wait_content(&staged, "one");
+    for (i, value) in ["two", "three", "four"].iter().enumerate() {
+        let began = Instant::now();
+        kubelet_volume(
+            &vol,
+            &format!("..2026_1{i}"),
+            &[("token", value), ("greeting", "hi")],
+        );
+        wait_content(&staged, value);
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            began.elapsed()
+        );
+        // Time for a second, wrong one to arrive.
+        init.read_for(Duration::from_millis(400));
+        let sighups = init.seen.iter().filter(|l| *l == "parent SIGHUP").count();
+        assert_eq!(sighups, i + 1, "one SIGHUP per swap: {:?}", init.seen);
+    }
+    let mode = std::fs::metadata(&staged).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // A swap without `greeting` (an exported key) and then without `token`
+    // (a staged one): logged, survived.
+    let _ = std::fs::remove_file(vol.join("greeting"));
+    kubelet_volume(&vol, "..2026_20", &[("token", "five")]);
+    wait_content(&staged, "five");
+    let _ = std::fs::remove_file(vol.join("token"));
+    kubelet_volume(&vol, "..2026_21", &[("other", "x")]);
+    wait_for(SOON, "the missing key to be reported", || {
+        init.stderr().contains("key `token` is gone").then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&staged).unwrap(), "five");
+    assert!(
+        init.stderr().contains("keys greeting changed"),
+        "{}",
+        init.stderr()
+    );
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // Values are never logged.
+    assert!(!out.stderr.contains("three"), "{}", out.stderr);
+}
+
+/// A thousand swaps in a burst: signals are still forwarded at once, and
+/// memory does not grow with the number of swaps.
+#[test]
+fn a_flood_of_configmap_swaps_stalls_nothing() {
+    let s = Scratch::new("reload-flood");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..0", &[("k", "0")]);
+    let config = format!(
+        "[[configmaps]]\npath = \"{}\"\nenv = false\non_change = \"signal:SIGHUP\"\n",
+        vol.display()
+    );
+    std::fs::write(s.path("c.toml"), config).unwrap();
+    let mut init = start(
+        As::Pid1,
+        &["--config", &s.s("c.toml"), "--", testproc(), "signals"],
+    );
+    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let pid = init.pid();
+    let rss = || status_field(pid, "VmRSS").unwrap();
+    let before = rss();
+    for i in 0..1000 {
+        let stamp = format!("..{}", i + 1);
+        kubelet_volume(&vol, &stamp, &[("k", &i.to_string())]);
+        // The kubelet removes the old version, as here.
+        let _ = std::fs::remove_dir_all(vol.join(format!("..{i}")));
+    }
+    let sent = Instant::now();
+    init.signal(Signal::SIGUSR1);
+    init.expect("parent SIGUSR1");
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let after = rss();
+    assert!(after < before + 2048, "VmRSS {before} KiB -> {after} KiB");
+    let sighups = init.seen.iter().filter(|l| *l == "parent SIGHUP").count();
+    assert!(sighups <= 1000, "{sighups}");
+    init.signal(Signal::SIGTERM);
+    init.wait(SOON);
+}
+
+#[rstest]
+#[case::unknown_action("sometimes", "is not `restage` or `signal:SIGNAME`")]
+#[case::unknown_signal("signal:SIGNOPE", "`SIGNOPE` is not a signal")]
+fn a_bad_on_change_is_78_naming_the_key(#[case] value: &str, #[case] needle: &str) {
+    let s = Scratch::new("on-change");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..1", &[("k", "v")]);
+    std::fs::write(
+        s.path("c.toml"),
+        format!(
+            "[[configmaps]]\npath = \"{}\"\non_change = \"{value}\"\n",
+            vol.display()
+        ),
+    )
+    .unwrap();
+    let o = agent(&["--config", &s.s("c.toml"), "--", "true"], &[]);
+    exits_with(&o, 78, &["configmaps[0].on_change", needle]);
+}

@@ -196,6 +196,17 @@ impl Running {
         }
     }
 
+    /// Reads stdout lines into `seen` for `d`.
+    pub fn read_for(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => break,
+            }
+        }
+    }
+
     pub fn expect(&mut self, exact: &str) -> String {
         self.expect_line(exact, |l| l == exact)
     }

@@ -23,6 +23,7 @@ mod launch;
 mod logging;
 mod output;
 mod presets;
+mod reload;
 mod spawn;
 mod state;
 mod status;

@@ -143,6 +143,12 @@ impl Shared {
         );
     }
 
+    /// The command's pid, while it runs.
+    pub fn command_pid(&self) -> Option<i32> {
+        let pid = self.command_pid.load(Ordering::Relaxed);
+        (pid > 0).then_some(pid)
+    }
+
     pub fn set_command(&self, pid: Option<i32>) {
         self.command_pid.store(pid.unwrap_or(0), Ordering::Relaxed);
     }

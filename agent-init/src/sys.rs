@@ -346,6 +346,32 @@ fn pristine_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
     found
 }
 
+/// An inotify instance owned for tokio's reactor (see [`notify_async`]).
+pub struct Notify(nix::sys::inotify::Inotify);
+
+impl Notify {
+    pub fn get(&self) -> &nix::sys::inotify::Inotify {
+        &self.0
+    }
+}
+
+impl std::os::fd::AsRawFd for Notify {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Registers an inotify instance with the runtime's reactor.
+pub fn notify_async(
+    inotify: nix::sys::inotify::Inotify,
+) -> io::Result<tokio::io::unix::AsyncFd<Notify>> {
+    // SAFETY: `Notify` owns the inotify instance and with it its
+    // descriptor, which stays open and the same until the AsyncFd (which
+    // owns the Notify) is dropped; `as_raw_fd` always returns it.
+    unsafe { tokio::io::unix::AsyncFd::register(Notify(inotify)).map_err(io::Error::from) }
+}
+
 /// Whether standard error is a terminal.
 pub fn stderr_is_tty() -> bool {
     unistd::isatty(2).unwrap_or(false)

@@ -219,6 +219,11 @@ pub struct ConfigMap {
     /// A missing directory is an error unless optional.
     #[serde(deserialize_with = "value::flag")]
     pub optional: bool,
+    /// When the kubelet updates the mounted directory: `restage` (copy the
+    /// files again), or `signal:SIGHUP` (any signal: restage, then send it
+    /// to the command's process group).
+    #[serde(deserialize_with = "value::text")]
+    pub on_change: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -402,7 +407,34 @@ impl Default for ConfigMap {
             prefix: String::new(),
             files: Vec::new(),
             optional: false,
+            on_change: "restage".into(),
         }
+    }
+}
+
+/// What to do when a mounted ConfigMap or Secret changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    Restage,
+    /// Restage, then send this signal to the command's process group.
+    Signal(i32),
+}
+
+impl ConfigMap {
+    /// `on_change`, checked: `restage` or `signal:SIGNAME`.
+    pub fn on_change(&self) -> Result<OnChange, String> {
+        let v = self.on_change.trim();
+        if v == "restage" {
+            return Ok(OnChange::Restage);
+        }
+        if let Some(sig) = v.strip_prefix("signal:") {
+            return crate::sys::signal_number(sig)
+                .map(OnChange::Signal)
+                .ok_or_else(|| format!("`{sig}` is not a signal agent-init can send"));
+        }
+        Err(format!(
+            "`{v}` is not `restage` or `signal:SIGNAME` (e.g. signal:SIGHUP)"
+        ))
     }
 }
 
@@ -495,6 +527,11 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     for (i, cr) in c.credentials.iter().enumerate() {
         if cr.dest.is_empty() {
             return bad(&format!("credentials[{i}].dest"), "is required".into());
+        }
+    }
+    for (i, m) in c.configmaps.iter().enumerate() {
+        if let Err(msg) = m.on_change() {
+            return bad(&format!("configmaps[{i}].on_change"), msg);
         }
     }
     validate_services(c)?;

@@ -189,6 +189,7 @@ async fn supervise(
         output::Sink::start(config.log_format);
     }
     let mut supervision = Supervision::start(config, &launch, shared.clone())?;
+    crate::reload::start(config, &launch, shared.clone())?;
     if matches!(mode, Mode::Command(_)) && !supervision.is_empty() {
         let waited = {
             let ready = supervision.required_ready();
