@@ -158,20 +158,27 @@ where
         };
         let mut chunk = &buf[..n];
         while let Some(i) = chunk.iter().position(|b| *b == b'\n') {
-            pending.extend_from_slice(&chunk[..i]);
+            extend(&mut pending, &chunk[..i], &mut line);
             emit(&mut pending, &mut line);
             chunk = &chunk[i + 1..];
         }
-        pending.extend_from_slice(chunk);
-        while pending.len() >= MAX_LINE {
-            let rest = pending.split_off(MAX_LINE);
-            emit(&mut pending, &mut line);
-            pending = rest;
-        }
+        extend(&mut pending, chunk, &mut line);
     }
     if !pending.is_empty() {
         emit(&mut pending, &mut line);
     }
+}
+
+/// Adds `bytes` to the line being collected, passing on each full
+/// [`MAX_LINE`] piece: however the reads fall, no piece is longer.
+fn extend<F: FnMut(&str)>(pending: &mut Vec<u8>, mut bytes: &[u8], line: &mut F) {
+    while pending.len() + bytes.len() > MAX_LINE {
+        let take = MAX_LINE - pending.len();
+        pending.extend_from_slice(&bytes[..take]);
+        emit(pending, line);
+        bytes = &bytes[take..];
+    }
+    pending.extend_from_slice(bytes);
 }
 
 fn emit<F: FnMut(&str)>(pending: &mut Vec<u8>, line: &mut F) {
@@ -211,5 +218,37 @@ mod tests {
             [MAX_LINE, MAX_LINE, 5]
         );
         assert_eq!(collect(b"\xff ok\n").await, ["\u{fffd} ok"]);
+    }
+
+    /// Reads that end anywhere: the pieces are the same.
+    #[tokio::test(flavor = "current_thread")]
+    async fn pieces_do_not_depend_on_how_reads_fall() {
+        let mut input = vec![b'x'; MAX_LINE * 2 + 7232];
+        input.push(b'\n');
+        for step in [1000, 8192, 15000, MAX_LINE + 1] {
+            let reader = tokio_test_reader(&input, step);
+            let mut got = Vec::new();
+            lines(reader, |l| got.push(l.len())).await;
+            assert_eq!(got, [MAX_LINE, MAX_LINE, 7232], "reads of {step}");
+        }
+    }
+
+    /// A reader that returns at most `step` bytes per read.
+    fn tokio_test_reader(data: &[u8], step: usize) -> impl tokio::io::AsyncRead + Unpin {
+        struct Steps(Vec<u8>, usize, usize);
+        impl tokio::io::AsyncRead for Steps {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let (at, step) = (self.1, self.2);
+                let end = (at + step).min(self.0.len()).min(at + buf.remaining());
+                buf.put_slice(&self.0[at..end]);
+                self.1 = end;
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+        Steps(data.to_vec(), 0, step)
     }
 }
