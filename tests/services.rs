@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -19,43 +17,28 @@ fn bin() -> String {
     agent_init().to_string_lossy().into_owned()
 }
 
-/// A scratch directory with a config.toml, removed when dropped.
-struct Dir(PathBuf);
+/// A scratch directory with a config.toml (`$DIR` in it is the
+/// directory), removed when dropped.
+struct Dir(Scratch);
 
 impl Dir {
     fn new(config: &str) -> Dir {
-        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("agent-init-svc-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let d = Dir(p);
+        let d = Dir(Scratch::with_mode("svc", 0o777));
         let config = config.replace("$DIR", &d.s(""));
-        std::fs::write(d.0.join("config.toml"), config).unwrap();
+        std::fs::write(d.0.path("config.toml"), config).unwrap();
         d
     }
     fn s(&self, rel: &str) -> String {
-        self.0
-            .join(rel)
-            .to_string_lossy()
-            .trim_end_matches('/')
-            .to_string()
+        self.0.s(rel)
     }
     fn config(&self) -> String {
         self.s("config.toml")
     }
     fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.0.join(rel)).unwrap_or_default()
+        std::fs::read_to_string(self.0.path(rel)).unwrap_or_default()
     }
     fn lines(&self, rel: &str) -> Vec<String> {
         self.read(rel).lines().map(str::to_string).collect()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

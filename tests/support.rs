@@ -303,3 +303,41 @@ pub fn status_field(pid: i32, field: &str) -> Option<u64> {
         rest.split_whitespace().next()?.parse().ok()
     })
 }
+
+/// A scratch directory (mode `mode`) removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        Scratch::with_mode(tag, 0o755)
+    }
+
+    pub fn with_mode(tag: &str, mode: u32) -> Scratch {
+        use std::os::unix::fs::PermissionsExt;
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("agent-init-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        Scratch(p)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    /// The path of `rel` as text (the directory itself for "").
+    pub fn s(&self, rel: &str) -> String {
+        self.path(rel)
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -160,27 +160,13 @@ async fn supervise(
 
     // The startup steps, raced against SIGTERM/SIGINT; children (hooks and
     // what they leave behind) are reaped meanwhile.
-    let launch = {
-        let startup = steps::run(config, steps::Mode::Run);
-        tokio::pin!(startup);
-        loop {
-            tokio::select! {
-                biased;
-                Some(origin) = signals.next() => {
-                    let (signo, sender) = received(&origin);
-                    match signo {
-                        libc::SIGCHLD => reap_orphans(),
-                        libc::SIGTERM | libc::SIGINT if sender != own_pid => {
-                            tracing::warn!(signal = sys::signal_name(signo), "startup interrupted");
-                            return Err(Error::Interrupted(signo));
-                        }
-                        _ => tracing::debug!(signal = sys::signal_name(signo), "ignored during startup"),
-                    }
-                }
-                launch = &mut startup => break launch?,
-            }
-        }
-    };
+    let launch = interruptible(
+        signals,
+        own_pid,
+        "startup",
+        steps::run(config, steps::Mode::Run),
+    )
+    .await??;
     reap_orphans();
 
     // Services and jobs: resolved (a bad entry is a configuration error),
@@ -191,27 +177,14 @@ async fn supervise(
     let mut supervision = Supervision::start(config, &launch, shared.clone())?;
     crate::reload::start(config, &launch, shared.clone())?;
     if matches!(mode, Mode::Command(_)) && !supervision.is_empty() {
-        let waited = {
-            let ready = supervision.required_ready();
-            tokio::pin!(ready);
-            loop {
-                tokio::select! {
-                    biased;
-                    Some(origin) = signals.next() => {
-                        let (signo, sender) = received(&origin);
-                        match signo {
-                            libc::SIGCHLD => reap_orphans(),
-                            libc::SIGTERM | libc::SIGINT if sender != own_pid => {
-                                tracing::warn!(signal = sys::signal_name(signo), "startup interrupted while waiting for services");
-                                break Err(Error::Interrupted(signo));
-                            }
-                            _ => tracing::debug!(signal = sys::signal_name(signo), "ignored while waiting for services"),
-                        }
-                    }
-                    ready = &mut ready => break ready,
-                }
-            }
-        };
+        let waited = interruptible(
+            signals,
+            own_pid,
+            "waiting for services",
+            supervision.required_ready(),
+        )
+        .await
+        .and_then(|ready| ready);
         if let Err(e) = waited {
             shared.set_phase(Phase::Stopping);
             let deadline = Instant::now() + config.grace_period.get();
@@ -435,6 +408,34 @@ enum Event {
     Next(Next),
     /// A signal for the policy: (number, sender, when it came).
     Signal(i32, i32, Instant),
+}
+
+/// Runs `f` (a part of startup, `what`) to its end while reaping
+/// children; a SIGTERM or SIGINT from outside ends it first.
+async fn interruptible<F: std::future::Future>(
+    signals: &mut Signals,
+    own_pid: i32,
+    what: &str,
+    f: F,
+) -> Result<F::Output, Error> {
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            biased;
+            Some(origin) = signals.next() => {
+                let (signo, sender) = received(&origin);
+                match signo {
+                    libc::SIGCHLD => reap_orphans(),
+                    libc::SIGTERM | libc::SIGINT if sender != own_pid => {
+                        tracing::warn!(signal = sys::signal_name(signo), "{what} interrupted");
+                        return Err(Error::Interrupted(signo));
+                    }
+                    _ => tracing::debug!(signal = sys::signal_name(signo), "ignored during {what}"),
+                }
+            }
+            out = &mut f => return Ok(out),
+        }
+    }
 }
 
 /// Runs `f` to its end while reaping children (whose exits `f` may wait
