@@ -1093,7 +1093,10 @@ fn a_flood_of_configmap_swaps_stalls_nothing() {
 }
 
 #[rstest]
-#[case::unknown_action("sometimes", "is not `restage` or `signal:SIGNAME`")]
+#[case::unknown_action(
+    "sometimes",
+    "is not `restage`, `signal:SIGNAME` (e.g. signal:SIGHUP) or `restart`"
+)]
 #[case::unknown_signal("signal:SIGNOPE", "`SIGNOPE` is not a signal")]
 fn a_bad_on_change_is_78_naming_the_key(#[case] value: &str, #[case] needle: &str) {
     let s = Scratch::new("on-change");
@@ -1109,4 +1112,46 @@ fn a_bad_on_change_is_78_naming_the_key(#[case] value: &str, #[case] needle: &st
     .unwrap();
     let o = agent(&["--config", &s.s("c.toml"), "--", "true"], &[]);
     exits_with(&o, 78, &["configmaps[0].on_change", needle]);
+}
+
+/// `on_change = "restart"`: the command (in keep-alive mode, the services)
+/// is stopped and started again, and the new one sees the new values.
+#[rstest]
+#[case::the_command(false)]
+#[case::the_services_in_keep_alive_mode(true)]
+fn on_change_restart_starts_it_again_with_the_new_values(#[case] keep_alive: bool) {
+    let s = Scratch::new("restart");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..1", &[("GREETING", "one")]);
+    let body = "trap 'exit 0' TERM; echo \"started $GREETING\"; while :; do sleep 0.05; done";
+    let mut config = format!(
+        "[[configmaps]]\npath = \"{}\"\non_change = \"restart\"\n",
+        vol.display()
+    );
+    if keep_alive {
+        config.push_str(&format!(
+            "[services.svc]\ncommand = [\"sh\", \"-c\", \"{}\"]\n",
+            body.replace('"', "\\\"")
+        ));
+    }
+    std::fs::write(s.path("c.toml"), config).unwrap();
+    let mut args = vec!["--config".to_string(), s.s("c.toml")];
+    if !keep_alive {
+        args.extend(["--", "sh", "-c", body].map(String::from));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut init = start(As::Pid1, &args);
+    let prefix = if keep_alive { "[svc] " } else { "" };
+    init.expect(&format!("{prefix}started one"));
+    kubelet_volume(&vol, "..2", &[("GREETING", "two")]);
+    init.expect(&format!("{prefix}started two"));
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let what = if keep_alive {
+        "restarting the services"
+    } else {
+        "restarting the command"
+    };
+    assert!(out.stderr.contains(what), "{}", out.stderr);
 }

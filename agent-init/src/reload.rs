@@ -30,9 +30,15 @@ use crate::sys::Notify;
 /// How long a burst of events may go on before the directory is looked at.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// A restart asked for by a changed directory: the variables it exports,
+/// with their new values.
+pub type Restart = BTreeMap<String, String>;
+
 /// One watched directory.
 struct Watched {
     label: String,
+    /// Prefix of the variable names its keys become.
+    prefix: String,
     dir: PathBuf,
     on_change: OnChange,
     /// key → (destination, mode)
@@ -83,8 +89,13 @@ fn sub_path_in(mounts: &[healthcheck::mountinfo::Mount], real: &Path) -> bool {
 
 /// Starts watching every mounted directory in `configmaps`; `launch` is the
 /// command's (for the staged files' owner and home). Nothing to watch,
-/// nothing started.
-pub fn start(c: &Config, launch: &Launch, shared: Arc<Shared>) -> Result<(), Error> {
+/// nothing started. Restarts asked for by `on_change = "restart"` arrive on
+/// the returned receiver.
+pub fn start(
+    c: &Config,
+    launch: &Launch,
+    shared: Arc<Shared>,
+) -> Result<Option<tokio::sync::mpsc::Receiver<Restart>>, Error> {
     let mut watched = Vec::new();
     for (i, m) in c.configmaps.iter().enumerate() {
         let label = format!("configmaps[{i}]");
@@ -123,6 +134,7 @@ pub fn start(c: &Config, launch: &Launch, shared: Arc<Shared>) -> Result<(), Err
         let exported = m.env.then(|| exported_keys(&dir, m));
         watched.push(Watched {
             seen: identity(&dir),
+            prefix: m.prefix.clone(),
             label,
             dir,
             on_change,
@@ -132,7 +144,7 @@ pub fn start(c: &Config, launch: &Launch, shared: Arc<Shared>) -> Result<(), Err
         });
     }
     if watched.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
         .map_err(|e| Error::os("starting inotify", std::io::Error::from(e)))?;
@@ -155,8 +167,9 @@ pub fn start(c: &Config, launch: &Launch, shared: Arc<Shared>) -> Result<(), Err
     }
     let fd = crate::sys::notify_async(inotify).map_err(|e| Error::os("watching ConfigMaps", e))?;
     let launch = launch.clone();
-    tokio::spawn(watch(fd, by_wd, watched, launch, shared));
-    Ok(())
+    let (restart_tx, restart_rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(watch(fd, by_wd, watched, launch, shared, restart_tx));
+    Ok(Some(restart_rx))
 }
 
 /// The keys of `dir` that became variables, with their values.
@@ -174,6 +187,7 @@ async fn watch(
     mut watched: Vec<Watched>,
     launch: Launch,
     shared: Arc<Shared>,
+    restarts: tokio::sync::mpsc::Sender<Restart>,
 ) {
     loop {
         let mut touched = vec![false; watched.len()];
@@ -184,7 +198,7 @@ async fn watch(
         tokio::time::sleep(SETTLE).await;
         let _ = read_ready(&fd, &by_wd, &mut touched);
         for (w, _) in watched.iter_mut().zip(&touched).filter(|(_, t)| **t) {
-            changed(w, &launch, &shared);
+            changed(w, &launch, &shared, &restarts);
         }
     }
 }
@@ -241,7 +255,12 @@ fn read_ready(
 }
 
 /// Looks at a directory that had events; handles a real change once.
-fn changed(w: &mut Watched, launch: &Launch, shared: &Shared) {
+fn changed(
+    w: &mut Watched,
+    launch: &Launch,
+    shared: &Shared,
+    restarts: &tokio::sync::mpsc::Sender<Restart>,
+) {
     let now = identity(&w.dir);
     if now.is_none() || now == w.seen {
         return;
@@ -306,12 +325,14 @@ fn changed(w: &mut Watched, launch: &Launch, shared: &Shared) {
                 }
             }
             let names: Vec<&str> = differ.iter().map(|k| k.as_str()).collect();
-            tracing::warn!(
-                "{} {}: keys {} changed; the command still sees their old values (a running process's environment cannot change)",
-                w.label,
-                w.dir.display(),
-                names.join(", ")
-            );
+            if w.on_change != OnChange::Restart {
+                tracing::warn!(
+                    "{} {}: keys {} changed; the command still sees their old values (a running process's environment cannot change)",
+                    w.label,
+                    w.dir.display(),
+                    names.join(", ")
+                );
+            }
         }
         *before = after;
     }
@@ -320,6 +341,22 @@ fn changed(w: &mut Watched, launch: &Launch, shared: &Shared) {
         w.label,
         w.dir.display()
     );
+    if w.on_change == OnChange::Restart {
+        let env: Restart = w
+            .exported
+            .iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                Some((
+                    format!("{}{k}", w.prefix),
+                    String::from_utf8(v.clone()).ok()?,
+                ))
+            })
+            .collect();
+        if restarts.try_send(env).is_err() {
+            tracing::debug!("{}: a restart is already pending", w.label);
+        }
+    }
     if let OnChange::Signal(signo) = w.on_change {
         match shared.command_pid() {
             Some(pid) => {

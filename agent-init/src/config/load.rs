@@ -293,7 +293,14 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
     // A value that parses but is not acceptable (an unknown preset, a
     // duration too long) is a configuration error, wherever it came from.
     validate(&config).map_err(|(key, msg)| {
-        let source = source_of(&figment, &key);
+        // An entry of a list (`configmaps[0].on_change`) came from where
+        // the list did.
+        let list = key.split('[').next().unwrap_or(&key);
+        let source = if key.contains('[') {
+            source_of(&figment, list)
+        } else {
+            source_of(&figment, &key)
+        };
         Error::Config(format!("{key} from {source}: {msg}"))
     })?;
     Ok(Loaded {

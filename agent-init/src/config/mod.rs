@@ -220,8 +220,10 @@ pub struct ConfigMap {
     #[serde(deserialize_with = "value::flag")]
     pub optional: bool,
     /// When the kubelet updates the mounted directory: `restage` (copy the
-    /// files again), or `signal:SIGHUP` (any signal: restage, then send it
-    /// to the command's process group).
+    /// files again), `signal:SIGHUP` (any signal: restage, then send it to
+    /// the command's process group), or `restart` (restage, then restart
+    /// the command, or in keep-alive mode the services, with the new
+    /// values).
     #[serde(deserialize_with = "value::text")]
     pub on_change: String,
 }
@@ -418,6 +420,9 @@ pub enum OnChange {
     Restage,
     /// Restage, then send this signal to the command's process group.
     Signal(i32),
+    /// Restage, then stop the command and start it again with the new
+    /// values (in keep-alive mode: the services).
+    Restart,
 }
 
 impl ConfigMap {
@@ -427,13 +432,16 @@ impl ConfigMap {
         if v == "restage" {
             return Ok(OnChange::Restage);
         }
+        if v == "restart" {
+            return Ok(OnChange::Restart);
+        }
         if let Some(sig) = v.strip_prefix("signal:") {
             return crate::sys::signal_number(sig)
                 .map(OnChange::Signal)
                 .ok_or_else(|| format!("`{sig}` is not a signal agent-init can send"));
         }
         Err(format!(
-            "`{v}` is not `restage` or `signal:SIGNAME` (e.g. signal:SIGHUP)"
+            "`{v}` is not `restage`, `signal:SIGNAME` (e.g. signal:SIGHUP) or `restart`"
         ))
     }
 }

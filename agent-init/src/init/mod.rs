@@ -175,7 +175,7 @@ async fn supervise(
         output::Sink::start(config.log_format);
     }
     let mut supervision = Supervision::start(config, &launch, shared.clone())?;
-    crate::reload::start(config, &launch, shared.clone())?;
+    let mut restarts = crate::reload::start(config, &launch, shared.clone())?;
     if matches!(mode, Mode::Command(_)) && !supervision.is_empty() {
         let waited = interruptible(
             signals,
@@ -205,26 +205,30 @@ async fn supervise(
         tracing::debug!(signal = sys::signal_name(signo), "ignored during startup");
     }
     let mut exited = None;
-    match mode {
+    // What a restart (`on_change = "restart"`) starts again from.
+    let mut launch = launch;
+    let argv = match mode {
         Mode::Command(argv) => {
             if tracing::enabled!(tracing::Level::DEBUG) {
                 for (name, value) in &launch.env {
                     tracing::debug!("child env {}={}", name, launch.shown(name, value));
                 }
             }
-            let cmd = spawn::command(&argv, &launch, spawn::placement_for_command());
-            let child = spawn::start(cmd, &argv[0])?;
-            let pid = child.id() as i32;
-            exited = Some(children::watch(pid));
+            let (pid, watch) = start_command(&argv, &launch)?;
+            exited = Some(watch);
             tracing::debug!(pid, ?argv, "command started");
             policy.command_started(pid);
-            shared.started(Some(pid), launch);
+            shared.started(Some(pid), launch.clone());
+            argv
         }
         Mode::KeepAlive => {
             tracing::info!("no command given: keeping alive, waiting for SIGTERM");
-            shared.started(None, launch);
+            shared.started(None, launch.clone());
+            Vec::new()
         }
-    }
+    };
+    // A restart under way: by when the old command must be gone.
+    let mut restart_by: Option<Instant> = None;
 
     // Like dumb-init: the init does not keep the directory it was started
     // in (often the workspace's mount) busy; children it starts from now on
@@ -252,7 +256,7 @@ async fn supervise(
     // A SIGTERM/SIGINT held for the drain delay: (signal, sender, when it
     // came, when it goes on).
     let mut held: Option<(i32, i32, Instant, Instant)> = None;
-    let command_pid = shared.report().command_pid;
+    let mut command_pid = shared.report().command_pid;
     // Whether what left the command's group has had its SIGTERM.
     let mut strays_told = false;
     loop {
@@ -300,9 +304,57 @@ async fn supervise(
                     Event::Next(Next::Continue)
                 }
             },
+            Some(env) = next_restart(&mut restarts), if !policy.stopping() => {
+                launch.env.extend(env);
+                if keep_alive {
+                    if !supervision.is_empty() {
+                        tracing::info!("configuration changed: restarting the services");
+                        let deadline = Instant::now() + config.grace_period.get();
+                        reaping(signals, supervision.stop(deadline)).await;
+                        match Supervision::start(config, &launch, shared.clone()) {
+                            Ok(s) => supervision = s,
+                            Err(e) => tracing::error!("restarting the services: {e}"),
+                        }
+                    }
+                } else if let (Some(pid), None) = (shared.command_pid(), restart_by) {
+                    tracing::info!(pid, "configuration changed: restarting the command");
+                    let _ = sys::send(-pid, libc::SIGTERM).or_else(|_| sys::send(pid, libc::SIGTERM));
+                    if sys::any_stopped(-pid) {
+                        let _ = sys::send(-pid, libc::SIGCONT);
+                    }
+                    restart_by = Some(Instant::now() + config.grace_period.get());
+                }
+                Event::Next(Next::Continue)
+            }
+            _ = sleep_until(restart_by), if restart_by.is_some() && exited.is_some() => {
+                if let Some(pid) = shared.command_pid() {
+                    tracing::warn!(pid, "the command did not stop for its restart within the grace period: SIGKILL");
+                    let _ = sys::send(-pid, libc::SIGKILL);
+                    let _ = sys::send(pid, libc::SIGKILL);
+                }
+                restart_by = None;
+                Event::Next(Next::Continue)
+            }
             status = when_set(&mut exited) => {
                 exited = None;
                 shared.set_command(None);
+                if let (Some(_), Ok(status)) = (restart_by.take(), &status) {
+                    tracing::info!("the command {} for its restart", crate::supervise::describe(*status));
+                    match start_command(&argv, &launch) {
+                        Ok((pid, watch)) => {
+                            tracing::info!(pid, "command started again");
+                            exited = Some(watch);
+                            policy.command_started(pid);
+                            shared.set_command(Some(pid));
+                            command_pid = Some(pid);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!("restarting the command: {e}");
+                            return Err(e);
+                        }
+                    }
+                }
                 Event::Next(match status {
                     Ok(status) => {
                         report.command = Some(crate::supervise::describe(status));
@@ -408,6 +460,33 @@ enum Event {
     Next(Next),
     /// A signal for the policy: (number, sender, when it came).
     Signal(i32, i32, Instant),
+}
+
+/// Starts the command; its pid and where its exit will arrive.
+fn start_command(
+    argv: &[OsString],
+    launch: &crate::launch::Launch,
+) -> Result<
+    (
+        i32,
+        tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>,
+    ),
+    Error,
+> {
+    let cmd = spawn::command(argv, launch, spawn::placement_for_command());
+    let child = spawn::start(cmd, &argv[0])?;
+    let pid = child.id() as i32;
+    Ok((pid, children::watch(pid)))
+}
+
+/// The next restart asked for, if anyone can ask; else never.
+async fn next_restart(
+    restarts: &mut Option<tokio::sync::mpsc::Receiver<crate::reload::Restart>>,
+) -> Option<crate::reload::Restart> {
+    match restarts {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs `f` (a part of startup, `what`) to its end while reaping
