@@ -15,7 +15,8 @@ export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
 .PHONY: setup build test manifests unit lint layers integration fmt clean demo mcp-venv bench \
-        base-images images e2e e2e-run image-mcp-server image-dev image-dev-code
+        base-images images e2e e2e-run image-mcp-server image-dev image-dev-code \
+        image-sandbox-base image-sandbox-developer
 
 # Images. BuildKit is needed (secrets); a docker client without buildx falls
 # back to the distribution's classic client, which has BuildKit built in.
@@ -77,7 +78,7 @@ unit: setup
 base-images:
 	DOCKER=$(DOCKER) BASE_PREFIX=$(patsubst %/,%,$(BASE_PREFIX)) docker/base/build.sh
 
-images: $(addprefix image-,$(IMAGES)) image-mcp-server image-dev image-dev-code
+images: $(addprefix image-,$(IMAGES)) image-mcp-server image-dev image-sandbox-developer image-dev-code
 
 # Every image is built through docker/build.sh, which keeps BuildKit from
 # taking one Dockerfile for another (see the script).
@@ -96,6 +97,13 @@ image-mcp-server: build
 image-dev: image-claude
 	DOCKER=$(DOCKER) docker/build.sh docker/dev/Dockerfile agent-init/dev:dev $(BUILD_ARGS) \
 	  --build-arg AGENT_IMAGE=agent-init/claude:dev
+# Task sandboxes (seed 004): keep-alive + `agent-init exec`.
+image-sandbox-base: build
+	DOCKER=$(DOCKER) docker/build.sh docker/sandbox-base/Dockerfile agent-init/sandbox-base:dev $(BUILD_ARGS)
+image-sandbox-developer: image-sandbox-base
+	DOCKER=$(DOCKER) docker/build.sh docker/sandbox-developer/Dockerfile agent-init/sandbox-developer:dev \
+	  $(BUILD_ARGS) --build-arg BASE_IMAGE=agent-init/sandbox-base:dev
+
 image-dev-code: image-claude
 	DOCKER=$(DOCKER) docker/build.sh docker/dev/Dockerfile agent-init/dev-code:dev $(BUILD_ARGS) \
 	  --build-arg AGENT_IMAGE=agent-init/claude:dev --build-arg CODE_SERVER=true
@@ -108,7 +116,7 @@ e2e: build mcp-venv
 	tests/e2e/engine.sh
 	$(MAKE) e2e-run
 
-e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-dev $(K8S_VENV)/.installed
+e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-dev image-sandbox-developer $(K8S_VENV)/.installed
 	DOCKER=$(DOCKER) K8S_PYTHON=$(CURDIR)/$(K8S_VENV)/bin/python $(CARGO) test --locked -p agent-init-tests --test e2e -- --test-threads 2
 
 # Black-box tests of the static binary; they need root (PID namespaces).

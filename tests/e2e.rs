@@ -1103,3 +1103,152 @@ fn the_deployments_container_passes_its_own_probes() {
     assert_eq!(ok(&["inspect", "-f", "{{.State.ExitCode}}", &c.name]), "0");
     let _ = std::fs::remove_dir_all(&volumes);
 }
+
+/// A sandbox container as the seed runs it: keep-alive, hardened, health
+/// checked every second.
+fn sandbox(image: &str) -> Named {
+    let c = Named::container("sandbox");
+    let tag = format!("agent-init/{image}:dev");
+    let mut args = vec!["run", "-d", "--name", &c.name, "--health-interval", "1s"];
+    args.extend_from_slice(&["--health-start-period", "0s"]);
+    args.extend_from_slice(&HARDENED);
+    args.push(&tag);
+    ok(&args);
+    wait_for(Duration::from_secs(30), "the sandbox healthy", || {
+        (health(&c.name) == "healthy").then_some(())
+    });
+    c
+}
+
+/// The seed's own verification, each command run as a task is:
+/// `docker exec <c> agent-init exec -- …` in a hardened container.
+#[rstest]
+#[case::base_node_20_or_newer("sandbox-base", &["node", "-p", "+process.versions.node.split('.')[0] >= 20"], "true")]
+#[case::base_npm("sandbox-base", &["npm", "--version"], ".")]
+#[case::base_git("sandbox-base", &["git", "--version"], "git version")]
+#[case::base_bash("sandbox-base", &["bash", "--version"], "GNU bash")]
+#[case::base_curl_wget_vim_nano("sandbox-base", &["sh", "-c", "for t in curl wget vim nano; do command -v $t; done"], "nano")]
+#[case::base_whoami("sandbox-base", &["whoami"], "sandbox")]
+#[case::developer_tsc("sandbox-developer", &["tsc", "--version"], "Version")]
+#[case::developer_tsx("sandbox-developer", &["tsx", "--version"], "tsx")]
+#[case::developer_jq("sandbox-developer", &["jq", "--version"], "jq-")]
+#[case::developer_python3("sandbox-developer", &["python3", "--version"], "Python 3")]
+#[case::developer_anthropic_sdk("sandbox-developer", &["npm", "list", "-g", "@anthropic-ai/sdk"], "@anthropic-ai/sdk@")]
+#[case::developer_build_tools("sandbox-developer", &["sh", "-c", "make --version && g++ --version"], "GNU Make")]
+fn sandbox_images_have_the_seeds_tools(
+    #[case] image: &str,
+    #[case] argv: &[&str],
+    #[case] needle: &str,
+) {
+    let c = sandbox(image);
+    let mut args = vec!["exec", &c.name, "agent-init", "exec", "--"];
+    args.extend_from_slice(argv);
+    let out = ok(&args);
+    assert!(out.contains(needle), "{argv:?}: {out}");
+}
+
+/// The sandbox pattern under load: 20 tasks at once, some killed midway
+/// with `docker exec … kill`; no zombie remains, health stays healthy, and
+/// `docker stop` ends everything (tasks still running included) well
+/// within the grace period.
+#[test]
+fn sandbox_under_load_of_twenty_concurrent_tasks() {
+    let c = sandbox("sandbox-base");
+    let name = c.name.clone();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let script = format!(
+                    "echo $$ > /tmp/task-{i}.pid; sh -c 'sleep 30 & wait' & sleep 3; echo done-{i}"
+                );
+                docker(&[
+                    "exec",
+                    &name,
+                    "agent-init",
+                    "exec",
+                    "--",
+                    "sh",
+                    "-c",
+                    &script,
+                ])
+            })
+        })
+        .collect();
+    // Kill a quarter of them midway, from outside, as a task runner would,
+    // each as soon as it runs (dockerd starts execs one after the other).
+    let killers: Vec<_> = (0..20)
+        .step_by(4)
+        .map(|i| {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let kill = format!(
+                    "while [ ! -s /tmp/task-{i}.pid ]; do sleep 0.05; done; kill -9 $(cat /tmp/task-{i}.pid)"
+                );
+                ok(&["exec", &name, "sh", "-c", &kill]);
+            })
+        })
+        .collect();
+    for k in killers {
+        k.join().unwrap();
+    }
+    let mut finished = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        let out = t.join().unwrap();
+        if i % 4 == 0 {
+            assert_ne!(out.status.code(), Some(0), "task {i} survived its kill");
+        } else {
+            assert!(
+                stdout(&out).contains(&format!("done-{i}")),
+                "task {i}: {}",
+                both(&out)
+            );
+            finished += 1;
+        }
+    }
+    assert_eq!(finished, 15);
+    // What the tasks left behind (the backgrounded sleeps) is still running;
+    // when it ends, PID 1 reaps it: no zombie at any point after.
+    ok(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "pkill -f 'sleep 30' || kill $(pgrep -f 'sleep 30') 2>/dev/null; true",
+    ]);
+    let zombies = || {
+        ok(&[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l",
+        ])
+    };
+    wait_for(Duration::from_secs(10), "no zombies", || {
+        (zombies() == "0").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(health(&name), "healthy");
+    // Tasks still running when the container stops end with it, in time.
+    for _ in 0..3 {
+        ok(&[
+            "exec",
+            "-d",
+            &name,
+            "agent-init",
+            "exec",
+            "--",
+            "sleep",
+            "1000",
+        ]);
+    }
+    let began = Instant::now();
+    ok(&["stop", "-t", "10", &name]);
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]), "0");
+}
