@@ -265,14 +265,19 @@ fn changed(
     if now.is_none() || now == w.seen {
         return;
     }
-    w.seen = now;
-    let keys = match configmap::read(&w.dir) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::warn!("{} changed but cannot be read: {e}", w.label);
-            return;
-        }
+    // A plain directory's identity is its contents, read just now.
+    let keys = match &now {
+        Some(Identity::Contents(keys)) => keys.clone(),
+        _ => match configmap::read(&w.dir) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!("{} changed but cannot be read: {e}", w.label);
+                w.seen = now;
+                return;
+            }
+        },
     };
+    w.seen = now;
     let mut restaged = 0;
     for (key, dest, mode) in &w.files {
         match keys.get(key) {
@@ -360,9 +365,7 @@ fn changed(
     if let OnChange::Signal(signo) = w.on_change {
         match shared.command_pid() {
             Some(pid) => {
-                if !matches!(crate::sys::send(-pid, signo), Ok(true)) {
-                    let _ = crate::sys::send(pid, signo);
-                }
+                crate::sys::send_group(pid, signo, false);
                 tracing::info!(
                     "{}: sent {} to the command",
                     w.label,

@@ -92,6 +92,19 @@ impl Shared {
         }
     }
 
+    /// The pids of the services and job runs that run now.
+    pub fn supervised_pids(&self) -> Vec<i32> {
+        let services = lock(&self.services)
+            .values()
+            .filter_map(|(s, _)| s.pid)
+            .collect::<Vec<_>>();
+        let jobs = lock(&self.jobs)
+            .values()
+            .filter_map(|(j, _)| j.pid)
+            .collect::<Vec<_>>();
+        services.into_iter().chain(jobs).collect()
+    }
+
     pub fn services(&self) -> Vec<ServiceStatus> {
         lock(&self.services)
             .values()

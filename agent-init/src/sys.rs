@@ -396,6 +396,19 @@ pub fn send(pid: i32, signo: i32) -> io::Result<bool> {
     kill(pid, signo)
 }
 
+/// Sends `signo` to the process group led by `pid` (the command, each
+/// service and job run in a group of their own), or to `pid` alone when
+/// the group is gone; with `stop`, a stopped member then gets SIGCONT, so
+/// it can act on the signal. Errors mean there is nobody left to signal.
+pub fn send_group(pid: i32, signo: i32, stop: bool) {
+    if !matches!(send(-pid, signo), Ok(true)) {
+        let _ = send(pid, signo);
+    }
+    if stop && signo != libc::SIGCONT && (any_stopped(-pid) || any_stopped(pid)) {
+        send_group(pid, libc::SIGCONT, false);
+    }
+}
+
 /// Sends `signo` (0: only checks for targets) to every process this one may
 /// signal except itself (`kill(-1, …)`). Only meaningful when agent-init is
 /// PID 1 of a namespace, where that is the whole container. Returns whether

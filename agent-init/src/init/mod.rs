@@ -256,7 +256,7 @@ async fn supervise(
     // A SIGTERM/SIGINT held for the drain delay: (signal, sender, when it
     // came, when it goes on).
     let mut held: Option<(i32, i32, Instant, Instant)> = None;
-    let mut command_pid = shared.report().command_pid;
+    let mut command_pid = shared.command_pid();
     // Whether what left the command's group has had its SIGTERM.
     let mut strays_told = false;
     loop {
@@ -318,10 +318,7 @@ async fn supervise(
                     }
                 } else if let (Some(pid), None) = (shared.command_pid(), restart_by) {
                     tracing::info!(pid, "configuration changed: restarting the command");
-                    let _ = sys::send(-pid, libc::SIGTERM).or_else(|_| sys::send(pid, libc::SIGTERM));
-                    if sys::any_stopped(-pid) {
-                        let _ = sys::send(-pid, libc::SIGCONT);
-                    }
+                    sys::send_group(pid, libc::SIGTERM, true);
                     restart_by = Some(Instant::now() + config.grace_period.get());
                 }
                 Event::Next(Next::Continue)
@@ -329,8 +326,7 @@ async fn supervise(
             _ = sleep_until(restart_by), if restart_by.is_some() && exited.is_some() => {
                 if let Some(pid) = shared.command_pid() {
                     tracing::warn!(pid, "the command did not stop for its restart within the grace period: SIGKILL");
-                    let _ = sys::send(-pid, libc::SIGKILL);
-                    let _ = sys::send(pid, libc::SIGKILL);
+                    sys::send_group(pid, libc::SIGKILL, false);
                 }
                 restart_by = None;
                 Event::Next(Next::Continue)
@@ -445,13 +441,9 @@ async fn supervise(
 /// (the policy signals it, as `signal_target` says) and each running service's and job's session
 /// (stopped in order by the supervision).
 fn spared(command_pid: Option<i32>, shared: &Shared) -> std::collections::BTreeSet<i32> {
-    let report = shared.report();
-    let services = report.services.iter().filter_map(|s| s.pid);
-    let jobs = report.jobs.iter().filter_map(|j| j.pid);
     command_pid
         .into_iter()
-        .chain(services)
-        .chain(jobs)
+        .chain(shared.supervised_pids())
         .collect()
 }
 

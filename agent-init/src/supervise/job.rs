@@ -10,7 +10,7 @@ use nix::libc;
 use nix::sys::wait::WaitStatus;
 use tokio::sync::oneshot;
 
-use super::{describe, signal_group, stop_requested, terminate, Program, StopRequest};
+use super::{describe, stop_requested, terminate, Program, StopRequest};
 use healthcheck::report::fmt_duration;
 
 use crate::config::value::format_duration;
@@ -74,7 +74,7 @@ pub async fn run(spec: Spec, mut stop: oneshot::Receiver<StopRequest>, shared: A
             _ = sleep_until(kill_at) => {
                 if let Some(run) = current.as_mut() {
                     tracing::warn!(job = %name, pid = run.pid, "still running after its timeout of {}: SIGKILL", format_duration(spec.timeout));
-                    signal_group(run.pid, libc::SIGKILL);
+                    crate::sys::send_group(run.pid, libc::SIGKILL, false);
                     run.timed_out = true;
                 }
             }

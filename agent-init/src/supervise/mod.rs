@@ -366,11 +366,7 @@ async fn terminate(
     deadline: Instant,
     exited: &mut oneshot::Receiver<WaitStatus>,
 ) -> Option<WaitStatus> {
-    signal_group(pid, signo);
-    if signo != libc::SIGCONT && (sys::any_stopped(-pid) || sys::any_stopped(pid)) {
-        // A stopped process acts on nothing until continued.
-        signal_group(pid, libc::SIGCONT);
-    }
+    sys::send_group(pid, signo, true);
     let began = Instant::now();
     let until = (began + timeout).min(deadline);
     if let Ok(status) = tokio::time::timeout_at(until.into(), &mut *exited).await {
@@ -381,22 +377,11 @@ async fn terminate(
         "{what} did not stop within {}: SIGKILL",
         healthcheck::report::fmt_duration(until.saturating_duration_since(began))
     );
-    signal_group(pid, libc::SIGKILL);
+    sys::send_group(pid, libc::SIGKILL, false);
     tokio::time::timeout(Duration::from_secs(1), exited)
         .await
         .ok()
         .and_then(Result::ok)
-}
-
-/// Sends `signo` to the process group led by `pid` (each service and job
-/// runs in a session of its own), or to `pid` when the group is gone.
-fn signal_group(pid: i32, signo: i32) {
-    match sys::send(-pid, signo) {
-        Ok(true) => {}
-        _ => {
-            let _ = sys::send(pid, signo);
-        }
-    }
 }
 
 impl Program {
