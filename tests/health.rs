@@ -198,12 +198,7 @@ fn health_works_through_exec_into_a_keep_alive_container() {
     let mut init = start(As::Pid1, &["--log-level", "warn"]);
     let pid = init.pid();
     let out = wait_for(SOON, "health through nsenter", || {
-        let o = Command::new("nsenter")
-            .args(["-t", &pid.to_string(), "-p", "-m"])
-            .arg(agent_init())
-            .args(["health", "--format", "json"])
-            .output()
-            .unwrap();
+        let o = agent_init_inside(pid, &["health", "--format", "json"]);
         (o.status.code() == Some(0)).then_some(o)
     });
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -744,12 +739,7 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
 }
 
 fn health_inside(pid: i32, probe: &str) -> Output {
-    Command::new("nsenter")
-        .args(["-t", &pid.to_string(), "-p", "-m"])
-        .arg(agent_init())
-        .args(["health", "--probe", probe])
-        .output()
-        .unwrap()
+    agent_init_inside(pid, &["health", "--probe", probe])
 }
 
 /// The drain delay: SIGTERM is held while readiness already fails and

@@ -69,12 +69,7 @@ fn millis(line: &str) -> f64 {
 
 /// Runs `agent-init ARGS` inside the init's namespaces (as `docker exec`).
 fn inside(init: &mut Running, args: &[&str]) -> Output {
-    Command::new("nsenter")
-        .args(["-t", &init.pid().to_string(), "-p", "-m"])
-        .arg(agent_init())
-        .args(args)
-        .output()
-        .unwrap()
+    agent_init_inside(init.pid(), args)
 }
 
 fn json(o: &Output) -> serde_json::Value {

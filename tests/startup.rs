@@ -678,14 +678,7 @@ fn sigterm_during_startup_aborts_and_startup_probe_waits() {
         &["--wait", &url, "--wait-timeout", "60", "--", "true"],
     );
     let pid = init.pid();
-    let probe = |kind: &str| {
-        Command::new("nsenter")
-            .args(["-t", &pid.to_string(), "-p", "-m"])
-            .arg(agent_init())
-            .args(["health", "--probe", kind])
-            .output()
-            .unwrap()
-    };
+    let probe = |kind: &str| agent_init_inside(pid, &["health", "--probe", kind]);
     let startup = wait_for(SOON, "status socket", || {
         let o = probe("startup");
         out(&o).contains("process").then_some(o)

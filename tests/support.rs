@@ -267,6 +267,17 @@ pub fn run(mode: As, args: &[&str]) -> Exited {
     start(mode, args).wait(SOON)
 }
 
+/// Runs `agent-init ARGS` inside the namespaces of the init whose pid (in
+/// the test's namespace) is `pid`, as `docker exec` would.
+pub fn agent_init_inside(pid: i32, args: &[&str]) -> std::process::Output {
+    Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-p", "-m"])
+        .arg(agent_init())
+        .args(args)
+        .output()
+        .expect("running nsenter")
+}
+
 /// Polls `probe` until it yields a value or `timeout` passes (then panics).
 pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
