@@ -558,6 +558,11 @@ impl Dev {
         args.extend_from_slice(extra);
         args.push("agent-init/dev:dev");
         ok(&args);
+        // `status` is 69 until the init has bound its status socket.
+        wait_for(Duration::from_secs(30), "the status socket", || {
+            let o = docker(&["exec", &c.name, "agent-init", "status"]);
+            o.status.success().then_some(())
+        });
         Dev {
             net,
             c,

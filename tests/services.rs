@@ -169,7 +169,12 @@ restart_delay = "10ms"
     let mut init = start(As::Pid1, &["--config", &config]);
     // Five restarts take 10+20+40+80+160 ms; then it is failed for good.
     let status = wait_for(SOON, "the service to settle", || {
-        let v = json(&inside(&mut init, &["status", "--format", "json"]));
+        // Until the init has bound its status socket, status is 69.
+        let out = inside(&mut init, &["status", "--format", "json"]);
+        if out.status.code() == Some(69) {
+            return None;
+        }
+        let v = json(&out);
         let state = v["services"][0]["state"].as_str()?.to_string();
         let settled = state == "failed" || (state == "ready" && v["uptime_s"].as_f64()? > 0.5);
         settled.then_some(v)
