@@ -3,18 +3,34 @@
 #   make test    every test: lint, unit, black-box, end-to-end (Docker)
 #   make demo    the main job, shown end to end
 
-TARGET  ?= x86_64-unknown-linux-musl
+# The architecture to build for (`make build ARCH=aarch64`): x86_64 or
+# aarch64, static musl binaries both, linked by rust-lld.
+ARCH    ?= x86_64
+ARCHES  := x86_64 aarch64
+TARGET  := $(ARCH)-unknown-linux-musl
 BIN     := target/$(TARGET)/release/agent-init
 CARGO   ?= cargo
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# Docker's names for the architectures (TARGETARCH).
+docker_arch_x86_64  := amd64
+docker_arch_aarch64 := arm64
+# No machine's paths in the binary: the registry's sources are named
+# /cargo/…, the workspace's are relative already. With the fixed profile
+# (no incremental, one codegen unit, no timestamps anywhere) two builds
+# give the same bytes (make reproducible).
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+REMAP    = --config 'target.$(1)-unknown-linux-musl.rustflags=["--remap-path-prefix=$(CARGO_HOME_DIR)=/cargo"]'
 
 VENV    := target/mcp-venv
 K8S_VENV := target/k8s-venv
 PYTHON  ?= python3
 
-export TEST_AGENT_INIT_BIN := $(CURDIR)/$(BIN)
+# The black-box tests run the x86_64 binary; `make test-aarch64` runs a
+# subset against the aarch64 one under qemu-user.
+export TEST_AGENT_INIT_BIN := $(CURDIR)/target/x86_64-unknown-linux-musl/release/agent-init
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: setup build test manifests unit lint layers integration fmt clean demo mcp-venv bench \
+.PHONY: setup build test test-aarch64 sbom dist reproducible manifests unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run image-mcp-server image-dev image-dev-code \
         image-sandbox-base image-sandbox-developer
 
@@ -53,12 +69,54 @@ comma := ,
 setup:
 	@scripts/setup.sh
 
-build: setup
-	$(CARGO) build --release --locked --target $(TARGET) -p agent-init
-	@file -L $(BIN) | grep -Eq 'statically linked|static-pie linked' || { echo "error: $(BIN) is not static"; exit 1; }
-	@ls -l $(BIN) | awk '{print "built $(BIN): " $$5 " bytes"}'
+build: build-$(ARCH)
 
-test: setup lint unit manifests integration e2e
+# `cargo auditable` embeds the dependency list in the binary; the binary is
+# also staged where the Dockerfiles' TARGETARCH-aware COPY finds it.
+build-%: setup
+	@case " $(ARCHES) " in *" $* "*) ;; *) echo "error: ARCH=$* (known: $(ARCHES))"; exit 1;; esac
+	$(CARGO) auditable build --release --locked --target $*-unknown-linux-musl -p agent-init $(call REMAP,$*)
+	@scripts/check-binary.sh $* target/$*-unknown-linux-musl/release/agent-init
+	@mkdir -p target/platform/$(docker_arch_$*)
+	@cp -f target/$*-unknown-linux-musl/release/agent-init target/platform/$(docker_arch_$*)/agent-init
+
+test: setup lint unit manifests integration test-aarch64 reproducible e2e
+
+# The aarch64 binary under qemu-user: the core subset (scripts/test-emulated.sh
+# names it), and the x86_64 binary failing it as the negative control.
+test-aarch64: build-x86_64 build-aarch64 mcp-venv
+	CARGO=$(CARGO) scripts/test-emulated.sh $(CURDIR)/target/aarch64-unknown-linux-musl/release/agent-init \
+	  $(CURDIR)/target/x86_64-unknown-linux-musl/release/agent-init
+
+# Release artifacts. SOURCE_DATE_EPOCH (the last commit's time) is the only
+# time written anywhere.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DIST_NAME = agent-init-$(VERSION)-$(1)-linux-musl
+
+# A CycloneDX SBOM per architecture (cargo-cyclonedx, checked against the
+# dependency list embedded in the binary).
+sbom: $(addprefix build-,$(ARCHES))
+	@mkdir -p target/sbom
+	@for a in $(ARCHES); do \
+	  scripts/sbom.py $$a target/$$a-unknown-linux-musl/release/agent-init target/sbom/$(call DIST_NAME,$$a).cdx.json || exit 1; \
+	done
+
+# dist/: the binaries, their SBOMs, the license inventory (only permissive
+# licenses pass) and SHA256SUMS, named with the version.
+dist: sbom
+	@$(PYTHON) scripts/licenses.py --self-test
+	rm -rf dist && mkdir -p dist
+	@for a in $(ARCHES); do \
+	  cp target/$$a-unknown-linux-musl/release/agent-init dist/$(call DIST_NAME,$$a) && \
+	  cp target/sbom/$(call DIST_NAME,$$a).cdx.json dist/ || exit 1; \
+	done
+	$(PYTHON) scripts/licenses.py dist/agent-init-$(VERSION)-THIRD-PARTY-LICENSES.md dist/*.cdx.json
+	cd dist && sha256sum agent-init-* > SHA256SUMS && touch -d @$(SOURCE_DATE_EPOCH) * && cat SHA256SUMS
+
+# Two builds, here and in a copy of the sources at another path with
+# another CARGO_HOME, give the same dist/ bytes.
+reproducible: dist
+	scripts/reproducible.sh
 
 lint: setup layers
 	$(CARGO) fmt --all -- --check

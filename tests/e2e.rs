@@ -1257,3 +1257,99 @@ fn sandbox_under_load_of_twenty_concurrent_tasks() {
     );
     assert_eq!(ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]), "0");
 }
+
+/// Images take the binary of the platform they are built for: the line of
+/// docker/Dockerfile that adds agent-init (every other Dockerfile has the
+/// same line), built FROM scratch for linux/amd64 and linux/arm64, copies
+/// each platform's own binary, and the arm64 image runs agent-init as PID 1
+/// (under the qemu-user that tests/e2e/engine.sh registers). The agent
+/// images themselves need their base images for arm64, which cannot be
+/// pulled here.
+#[test]
+fn each_platform_gets_its_own_binary() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let main = std::fs::read_to_string(repo.join("docker/Dockerfile")).unwrap();
+    let copy = main
+        .lines()
+        .find(|l| l.starts_with("COPY") && l.ends_with(" /usr/local/bin/agent-init"))
+        .expect("docker/Dockerfile adds agent-init")
+        .to_string();
+    assert!(copy.contains("${TARGETARCH}"), "{copy}");
+    for other in [
+        "docker/dev/Dockerfile",
+        "docker/mcp-server/Dockerfile",
+        "docker/sandbox-base/Dockerfile",
+    ] {
+        let text = std::fs::read_to_string(repo.join(other)).unwrap();
+        assert!(text.lines().any(|l| l == copy), "{other} lacks {copy}");
+    }
+    let dir = std::env::temp_dir().join(format!("agent-init-e2e-platform-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!(
+            "FROM scratch\nARG TARGETARCH\n{copy}\nENTRYPOINT [\"/usr/local/bin/agent-init\"]\n"
+        ),
+    )
+    .unwrap();
+    let script = repo.join("docker/build.sh");
+    let n = std::process::id();
+    // ELF e_machine: 62 is x86-64, 183 is AArch64.
+    for (arch, machine) in [("amd64", 62u16), ("arm64", 183)] {
+        let platform = format!("linux/{arch}");
+        let tag = format!("agent-init-e2e-platform-{arch}:{n}");
+        let built = Command::new(&script)
+            .arg(&dockerfile)
+            .arg(&tag)
+            .args(["-q", "--platform", &platform])
+            .env("DOCKER", docker_bin())
+            .env("CONTEXT", &repo)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{}", both(&built));
+        assert_eq!(
+            ok(&["image", "inspect", "-f", "{{.Architecture}}", &tag]),
+            arch
+        );
+        let c = Named::container("platform");
+        ok(&["create", "--name", &c.name, "--platform", &platform, &tag]);
+        let copied = dir.join(format!("agent-init-{arch}"));
+        let from = format!("{}:/usr/local/bin/agent-init", c.name);
+        ok(&["cp", &from, copied.to_str().unwrap()]);
+        let inside = std::fs::read(&copied).unwrap();
+        let staged =
+            std::fs::read(repo.join(format!("target/platform/{arch}/agent-init"))).unwrap();
+        assert!(inside == staged, "{arch}: the image has another binary");
+        assert_eq!(
+            u16::from_le_bytes([inside[18], inside[19]]),
+            machine,
+            "{arch}"
+        );
+        // PID 1 of the platform's container, running a command.
+        let out = docker(&[
+            "run",
+            "--rm",
+            "--platform",
+            &platform,
+            &tag,
+            "--",
+            "/usr/local/bin/agent-init",
+            "--version",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{arch}: {}", both(&out));
+        assert!(
+            stdout(&out).starts_with("agent-init "),
+            "{arch}: {}",
+            both(&out)
+        );
+        assert!(
+            both(&out).contains("command exited code=0"),
+            "{arch}: {}",
+            both(&out)
+        );
+        drop(c);
+        let _ = docker(&["rmi", "-f", &tag]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

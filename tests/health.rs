@@ -17,12 +17,12 @@ use rstest::rstest;
 use support::*;
 
 fn bin() -> String {
-    agent_init().to_string_lossy().into_owned()
+    agent_init_shell()
 }
 
 /// Runs `agent-init health ARGS` with no init around at all.
 fn health_alone(args: &[&str]) -> Output {
-    Command::new(agent_init())
+    agent_init_command()
         .arg("health")
         .args(args)
         .output()
@@ -32,7 +32,7 @@ fn health_alone(args: &[&str]) -> Output {
 /// Runs a shell script as the command of an agent-init that is PID 1, with
 /// $AI pointing at the binary; returns the init's outcome.
 fn in_container(script: &str) -> Exited {
-    let script = format!("AI={}; {script}", bin());
+    let script = format!("AI='{}'; {script}", bin());
     run(
         As::Pid1,
         &["--log-level", "warn", "--", "sh", "-c", &script],
@@ -265,7 +265,7 @@ fn cli_missing_or_not_executable_fails() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("claude"), "#!/bin/sh\necho 1.0.0\n").unwrap();
     let path = format!("{}:/usr/bin:/bin", dir.display());
-    let out = Command::new(agent_init())
+    let out = agent_init_command()
         .args(["health", "--skip", "process", "--cli", "claude"])
         .env("PATH", &path)
         .output()
@@ -275,7 +275,7 @@ fn cli_missing_or_not_executable_fails() {
 
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.join("claude"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(agent_init())
+    let out = agent_init_command()
         .args(["health", "--skip", "process", "--cli", "claude", "--deep"])
         .env("PATH", &path)
         .output()
@@ -493,7 +493,7 @@ fn http_checks_honour_the_proxy_variables(#[case] extra: &[(&str, &str)], #[case
     let (proxy_port, asked) = proxy();
     let closed = free_port();
     let url = format!("http://127.0.0.1:{closed}/health");
-    let mut cmd = Command::new(agent_init());
+    let mut cmd = agent_init_command();
     cmd.args(["health", "--skip", "process", "--mcp", &url])
         .env("HTTP_PROXY", format!("http://127.0.0.1:{proxy_port}"));
     for (k, v) in extra {
@@ -704,17 +704,20 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
         TcpStream::connect(("127.0.0.1", port)).ok()
     });
     let url = format!("https://localhost:{port}/health");
-    let trusted = Command::new(agent_init())
+    let trusted = agent_init_command()
         .args(["health", "--skip", "process", "--mcp", &url])
         .env("SSL_CERT_FILE", &cert)
         .output()
         .unwrap();
     let untrusted = health_alone(&["--skip", "process", "--mcp", &url]);
-    let waited = Command::new(agent_init())
-        .args(["--wait", &url, "--wait-timeout", "10", "--", "true"])
-        .env("SSL_CERT_FILE", &cert)
-        .output()
-        .unwrap();
+    let waited = start_with(
+        As::Pid1,
+        &["--wait", &url, "--wait-timeout", "10", "--", "true"],
+        |c| {
+            c.env("SSL_CERT_FILE", &cert);
+        },
+    )
+    .wait(SOON);
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -730,12 +733,7 @@ fn https_checks_and_waits_trust_the_system_ca_store() {
         "{}",
         text(&untrusted)
     );
-    assert_eq!(
-        waited.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&waited.stderr)
-    );
+    assert_eq!(waited.code, Some(0), "{}", waited.stderr);
 }
 
 fn health_inside(pid: i32, probe: &str) -> Output {

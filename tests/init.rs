@@ -19,7 +19,7 @@ fn args(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn exit_code_of_the_command_passes_through() {
-    for mode in BOTH {
+    for mode in both() {
         let out = run(mode, &args(&sh("exit 42")));
         assert_eq!(out.code, Some(42), "{mode:?}: {}", out.stderr);
         let out = run(mode, &args(&sh("true")));
@@ -29,7 +29,7 @@ fn exit_code_of_the_command_passes_through() {
 
 #[test]
 fn command_killed_by_signal_gives_128_plus_n() {
-    for mode in BOTH {
+    for mode in both() {
         let out = run(mode, &args(&sh("kill -USR1 $$")));
         assert_eq!(out.code, Some(128 + 10), "{mode:?}: {}", out.stderr);
         let out = run(mode, &args(&sh("kill -KILL $$")));
@@ -45,7 +45,7 @@ fn command_without_double_dash() {
 
 #[test]
 fn missing_command_is_127_and_named() {
-    for mode in BOTH {
+    for mode in both() {
         let out = run(mode, &["--", "no-such-command-xyz"]);
         assert_eq!(out.code, Some(127), "{mode:?}");
         assert!(out.stderr.contains("no-such-command-xyz"), "{}", out.stderr);
@@ -97,7 +97,7 @@ fn help_and_version() {
 #[test]
 fn orphans_are_reaped() {
     let tp = testproc();
-    for mode in BOTH {
+    for mode in both() {
         // $PPID of the shell is agent-init, whatever namespace it is in.
         let script = format!("{tp} orphans 200 && {tp} wait-reaped $PPID 20");
         let out = run(mode, &args(&sh(&script)));
@@ -192,7 +192,7 @@ const FORWARDED: [Signal; 8] = [
 
 #[test]
 fn signals_reach_the_whole_process_group_by_default() {
-    for mode in BOTH {
+    for mode in both() {
         let mut init = start(mode, &["--", testproc(), "signals", "--fork"]);
         init.expect_line("parent ready", |l| l.starts_with("ready parent"));
         init.expect_line("child ready", |l| l.starts_with("ready child"));
@@ -243,7 +243,7 @@ fn signal_target_child_spares_the_rest_of_the_group() {
 
 #[test]
 fn sigterm_is_forwarded_and_exit_code_follows_the_command() {
-    for mode in BOTH {
+    for mode in both() {
         let mut init = start(
             mode,
             &["--", testproc(), "signals", "--exit-on", "SIGTERM", "3"],
@@ -265,7 +265,7 @@ fn sigterm_is_forwarded_and_exit_code_follows_the_command() {
 
 #[test]
 fn command_ignoring_sigterm_is_killed_after_the_grace_period() {
-    for mode in BOTH {
+    for mode in both() {
         let mut init = start(
             mode,
             &["--grace-period", "1", "--", testproc(), "ignore-term"],

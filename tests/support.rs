@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -35,6 +36,38 @@ pub fn agent_init() -> PathBuf {
     p
 }
 
+/// An emulator that runs the binary under test, from
+/// `TEST_AGENT_INIT_RUNNER` (e.g. `qemu-aarch64-static` for the aarch64
+/// build on an x86_64 machine); none by default.
+pub fn runner() -> Option<OsString> {
+    std::env::var_os("TEST_AGENT_INIT_RUNNER").filter(|r| !r.is_empty())
+}
+
+/// The words that start agent-init: the runner, if any, then the binary.
+pub fn invocation() -> Vec<OsString> {
+    runner()
+        .into_iter()
+        .chain([agent_init().into_os_string()])
+        .collect()
+}
+
+/// `agent-init` as a command, ready for its arguments.
+pub fn agent_init_command() -> Command {
+    let words = invocation();
+    let mut c = Command::new(&words[0]);
+    c.args(&words[1..]);
+    c
+}
+
+/// `agent-init` for a shell script (`$AI health …`).
+pub fn agent_init_shell() -> String {
+    invocation()
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn testproc() -> &'static str {
     env!("CARGO_BIN_EXE_testproc")
 }
@@ -50,7 +83,16 @@ pub enum As {
     Pid1User(u32),
 }
 
-pub const BOTH: [As; 2] = [As::Pid1, As::Subreaper];
+/// Both modes; under an emulator only PID 1, since qemu-user (Debian 12's
+/// 7.2) refuses PR_SET_CHILD_SUBREAPER, and agent-init rightly refuses to
+/// run as a plain process without it.
+pub fn both() -> Vec<As> {
+    if runner().is_some() {
+        vec![As::Pid1]
+    } else {
+        vec![As::Pid1, As::Subreaper]
+    }
+}
 
 pub struct Running {
     process: Child,
@@ -82,16 +124,16 @@ pub fn start_with(mode: As, args: &[&str], setup: impl FnOnce(&mut Command)) -> 
         As::Pid1 => {
             let mut c = Command::new("unshare");
             c.args(["--pid", "--fork", "--mount-proc"])
-                .arg(agent_init());
+                .args(invocation());
             c
         }
-        As::Subreaper => Command::new(agent_init()),
+        As::Subreaper => agent_init_command(),
         As::Pid1User(uid) => {
             let mut c = Command::new("unshare");
             let id = uid.to_string();
             c.args(["--pid", "--fork", "--mount-proc", "setpriv", "--reuid", &id])
                 .args(["--regid", &id, "--clear-groups", "--inh-caps=-all"])
-                .arg(agent_init());
+                .args(invocation());
             c
         }
     };
@@ -272,7 +314,7 @@ pub fn run(mode: As, args: &[&str]) -> Exited {
 pub fn agent_init_inside(pid: i32, args: &[&str]) -> std::process::Output {
     Command::new("nsenter")
         .args(["-t", &pid.to_string(), "-p", "-m"])
-        .arg(agent_init())
+        .args(invocation())
         .args(args)
         .output()
         .expect("running nsenter")
