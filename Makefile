@@ -202,6 +202,7 @@ fmt:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
 
 # The main job: PID-1 behaviour in a PID namespace, then in a real container
 # (the Docker engine is started if none runs; stand-in bases are built).
