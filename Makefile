@@ -59,7 +59,7 @@ REVISION    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_ARGS   = --build-arg NODE_IMAGE=$(BASE_PREFIX)node:22-slim \
                --build-arg PYTHON_IMAGE=$(BASE_PREFIX)python:3.12-slim \
                --build-arg RUNTIME_IMAGE=$(BASE_PREFIX)debian:bookworm-slim \
-               --build-arg VERSION=$(shell cargo pkgid -p agent-init | sed 's/.*[#@]//') \
+               --build-arg VERSION=$(VERSION) \
                --build-arg REVISION=$(REVISION) \
                $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE))
 comma := ,

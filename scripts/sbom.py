@@ -29,10 +29,8 @@ def fail(msg):
     sys.exit(f"sbom: {msg}")
 
 
-def elf_section(path, wanted):
+def elf_section(path, data, wanted):
     """The bytes of section `wanted` of a 64-bit little-endian ELF file."""
-    with open(path, "rb") as f:
-        data = f.read()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         fail(f"{path}: not a 64-bit little-endian ELF file")
     shoff, = struct.unpack_from("<Q", data, 0x28)
@@ -51,9 +49,9 @@ def elf_section(path, wanted):
     fail(f"{path}: no {wanted} section (build with `cargo auditable build`)")
 
 
-def embedded_crates(binary):
+def embedded_crates(binary, data):
     """(name, version) of every runtime crate in the binary's audit data."""
-    audit = json.loads(zlib.decompress(elf_section(binary, ".dep-v0")))
+    audit = json.loads(zlib.decompress(elf_section(binary, data, ".dep-v0")))
     return {(p["name"], p["version"]) for p in audit["packages"]
             if p.get("kind", "runtime") == "runtime" and not p.get("root")}
 
@@ -83,7 +81,8 @@ def main():
     stamp = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
     bom["metadata"]["timestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     with open(binary, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+        data = f.read()
+    digest = hashlib.sha256(data).hexdigest()
     bom["metadata"]["component"]["hashes"] = [{"alg": "SHA-256", "content": digest}]
     bom["metadata"]["component"].setdefault("properties", []).append(
         {"name": "agent-init:target", "value": target})
@@ -92,7 +91,7 @@ def main():
     bom["serialNumber"] = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, hashlib.sha256(body).hexdigest()))
 
     listed = {(c["name"], c["version"]) for c in bom["components"]}
-    embedded = embedded_crates(binary)
+    embedded = embedded_crates(binary, data)
     missing = embedded - listed
     if missing:
         fail(f"{binary} contains crates its SBOM does not list: {sorted(missing)}")

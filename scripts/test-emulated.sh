@@ -39,7 +39,7 @@ run() { # BINARY LOG
     "$cargo" test --locked --no-fail-fast -p agent-init-tests --test init --test health -- --test-threads 2 "${subset[@]}" >"$2" 2>&1
 }
 
-file -L "$emulated" | grep -q "ARM aarch64" || { echo "error: $emulated is not an aarch64 binary" >&2; exit 1; }
+"$(dirname "$0")/check-binary.sh" aarch64 "$emulated" >/dev/null
 log=$(mktemp) wrong=$(mktemp)
 trap 'rm -f "$log" "$wrong"' EXIT
 started=$(date +%s)

@@ -25,6 +25,21 @@ fn docker(args: &[&str]) -> Output {
         .expect("running docker")
 }
 
+/// `docker exec C agent-init exec -- sh -c SCRIPT`: a task started in the
+/// container with the init's launch, as a task runner does.
+fn agent_exec_sh<'a>(container: &'a str, script: &'a str) -> [&'a str; 8] {
+    [
+        "exec",
+        container,
+        "agent-init",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]
+}
+
 fn ok(args: &[&str]) -> String {
     let o = docker(args);
     assert!(
@@ -362,16 +377,7 @@ fn keep_alive_exec_health_and_fast_stop(
         (z == "0").then_some(())
     });
     // agent-init exec gets the init's launch (the git step's variables).
-    let v = ok(&[
-        "exec",
-        &c.name,
-        "agent-init",
-        "exec",
-        "--",
-        "sh",
-        "-c",
-        "echo $GIT_CONFIG_VALUE_0",
-    ]);
+    let v = ok(&agent_exec_sh(&c.name, "echo $GIT_CONFIG_VALUE_0"));
     assert_eq!(v, "/workspace");
     let h = ok(&["exec", &c.name, "agent-init", "health"]);
     assert!(h.starts_with("healthy"), "{h}");
@@ -1083,16 +1089,7 @@ fn the_deployments_container_passes_its_own_probes() {
     exec.extend_from_slice(&liveness);
     ok(&exec);
     // The key came from the Secret volume, and no log line shows it.
-    let env = ok(&[
-        "exec",
-        &c.name,
-        "agent-init",
-        "exec",
-        "--",
-        "sh",
-        "-c",
-        "echo ${#ANTHROPIC_API_KEY}",
-    ]);
+    let env = ok(&agent_exec_sh(&c.name, "echo ${#ANTHROPIC_API_KEY}"));
     assert_eq!(env, "25");
     assert!(!logs.contains("sk-ant-e2e-not-a-real-key"), "{logs}");
     // Stopped as the kubelet would: within the pod's grace period, with
@@ -1167,16 +1164,7 @@ fn sandbox_under_load_of_twenty_concurrent_tasks() {
                 let script = format!(
                     "echo $$ > /tmp/task-{i}.pid; sh -c 'sleep 30 & wait' & sleep 3; echo done-{i}"
                 );
-                docker(&[
-                    "exec",
-                    &name,
-                    "agent-init",
-                    "exec",
-                    "--",
-                    "sh",
-                    "-c",
-                    &script,
-                ])
+                docker(&agent_exec_sh(&name, &script))
             })
         })
         .collect();

@@ -16,10 +16,6 @@ use nix::sys::signal::Signal;
 use rstest::rstest;
 use support::*;
 
-fn bin() -> String {
-    agent_init_shell()
-}
-
 /// Runs `agent-init health ARGS` with no init around at all.
 fn health_alone(args: &[&str]) -> Output {
     agent_init_command()
@@ -32,7 +28,7 @@ fn health_alone(args: &[&str]) -> Output {
 /// Runs a shell script as the command of an agent-init that is PID 1, with
 /// $AI pointing at the binary; returns the init's outcome.
 fn in_container(script: &str) -> Exited {
-    let script = format!("AI='{}'; {script}", bin());
+    let script = format!("AI='{}'; {script}", agent_init_shell());
     run(
         As::Pid1,
         &["--log-level", "warn", "--", "sh", "-c", &script],
@@ -352,7 +348,7 @@ fn memory_is_measured_against_the_cgroup_limit() {
             .arg(format!(
                 "echo $$ > {} && exec {} health --skip process --min-free-memory {min}",
                 procs.display(),
-                bin()
+                agent_init_shell()
             ))
             .output()
             .unwrap()
@@ -747,22 +743,7 @@ fn health_inside(pid: i32, probe: &str) -> Output {
 #[case::startup_fails_at_once("startup", 1)]
 #[case::liveness_still_passes("liveness", 0)]
 fn the_drain_delay_holds_sigterm_while_readiness_fails(#[case] probe: &str, #[case] code: i32) {
-    let mut init = start(
-        As::Pid1,
-        &[
-            "--shutdown-delay",
-            "1500ms",
-            "--grace-period",
-            "5s",
-            "--",
-            testproc(),
-            "signals",
-            "--exit-on",
-            "SIGTERM",
-            "0",
-        ],
-    );
-    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let mut init = start_signal_reporter(&["--shutdown-delay", "1500ms", "--grace-period", "5s"]);
     let pid = init.pid();
     // Negative control: before the signal the probe passes.
     let before = health_inside(pid, probe);
@@ -790,22 +771,7 @@ fn the_drain_delay_holds_sigterm_while_readiness_fails(#[case] probe: &str, #[ca
 
 #[test]
 fn a_second_sigterm_cuts_the_drain_delay_short() {
-    let mut init = start(
-        As::Pid1,
-        &[
-            "--shutdown-delay",
-            "5s",
-            "--grace-period",
-            "8s",
-            "--",
-            testproc(),
-            "signals",
-            "--exit-on",
-            "SIGTERM",
-            "0",
-        ],
-    );
-    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let mut init = start_signal_reporter(&["--shutdown-delay", "5s", "--grace-period", "8s"]);
     let sent = Instant::now();
     init.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));

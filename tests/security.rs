@@ -213,20 +213,7 @@ fn every_answer_is_one_json_object(#[case] request: &str, #[case] error: &str) {
 /// the server's attention meanwhile.
 #[test]
 fn silent_clients_delay_neither_signals_nor_other_clients() {
-    let mut init = start(
-        As::Pid1,
-        &[
-            "--log-level",
-            "warn",
-            "--",
-            testproc(),
-            "signals",
-            "--exit-on",
-            "SIGTERM",
-            "0",
-        ],
-    );
-    init.expect_line("ready", |l| l.starts_with("ready"));
+    let mut init = start_signal_reporter(&["--log-level", "warn"]);
     let socket = socket_of(&mut init);
     let pid = init.pid();
     let mut silent = Client::Inside(0)

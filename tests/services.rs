@@ -13,10 +13,6 @@ use nix::sys::signal::Signal;
 use rstest::rstest;
 use support::*;
 
-fn bin() -> String {
-    agent_init().to_string_lossy().into_owned()
-}
-
 /// A scratch directory with a config.toml (`$DIR` in it is the
 /// directory), removed when dropped.
 struct Dir(Scratch);
@@ -53,7 +49,7 @@ fn free_port() -> u16 {
 /// Runs agent-init as PID 1 with the directory's configuration and a shell
 /// script as the command ($AI is agent-init, $DIR the directory).
 fn start_in(dir: &Dir, extra: &[&str], script: &str) -> Running {
-    let script = format!("AI={}; DIR={}; {script}", bin(), dir.s(""));
+    let script = format!("AI='{}'; DIR={}; {script}", agent_init_shell(), dir.s(""));
     let config = dir.config();
     let mut args = vec!["--config", config.as_str()];
     args.extend_from_slice(extra);

@@ -14,10 +14,6 @@ use nix::sys::signal::Signal;
 use rstest::rstest;
 use support::*;
 
-fn bin() -> String {
-    agent_init().to_string_lossy().into_owned()
-}
-
 /// Runs agent-init (not PID 1) with args and env, returns its output.
 fn agent(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(agent_init());
@@ -246,7 +242,7 @@ fn workspace_failures_are_reported_not_repaired() {
         "mount -t tmpfs tmpfs {w} && {b} --workspace {w} --log-level warn -- true && echo first-ok && \
          mount -o remount,ro {w} && {b} --workspace {w} -- true",
         w = s.s("ws"),
-        b = bin()
+        b = agent_init_shell()
     );
     let o = Command::new("unshare")
         .args(["--mount", "sh", "-c", &script])
@@ -984,20 +980,7 @@ fn a_swapped_configmap_is_staged_again_and_signalled_once_per_swap() {
         staged.display()
     );
     std::fs::write(s.path("c.toml"), config).unwrap();
-    let mut init = start(
-        As::Pid1,
-        &[
-            "--config",
-            &s.s("c.toml"),
-            "--",
-            testproc(),
-            "signals",
-            "--exit-on",
-            "SIGTERM",
-            "0",
-        ],
-    );
-    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    let mut init = start_signal_reporter(&["--config", &s.s("c.toml")]);
     wait_content(&staged, "one");
     for (i, value) in ["two", "three", "four"].iter().enumerate() {
         let began = Instant::now();

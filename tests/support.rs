@@ -304,6 +304,17 @@ impl Drop for Running {
     }
 }
 
+/// Starts agent-init as PID 1 with `options` and, as its command, testproc
+/// reporting every signal it gets until SIGTERM (then it exits 0); returns
+/// once the command runs.
+pub fn start_signal_reporter(options: &[&str]) -> Running {
+    let mut args = options.to_vec();
+    args.extend_from_slice(&["--", testproc(), "signals", "--exit-on", "SIGTERM", "0"]);
+    let mut init = start(As::Pid1, &args);
+    init.expect_line("ready", |l| l.starts_with("ready parent"));
+    init
+}
+
 /// Runs agent-init to completion.
 pub fn run(mode: As, args: &[&str]) -> Exited {
     start(mode, args).wait(SOON)
