@@ -30,7 +30,7 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/target/x86_64-unknown-linux-musl/release/agent-init
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: setup build test test-aarch64 sbom dist reproducible manifests unit lint layers integration fmt clean demo mcp-venv bench \
+.PHONY: setup build test fuzz fuzz-smoke test-aarch64 sbom dist reproducible manifests unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run image-mcp-server image-dev image-dev-code \
         image-sandbox-base image-sandbox-developer
 
@@ -80,13 +80,22 @@ build-%: setup
 	@mkdir -p target/platform/$(docker_arch_$*)
 	@cp -f target/$*-unknown-linux-musl/release/agent-init target/platform/$(docker_arch_$*)/agent-init
 
-test: setup lint unit manifests integration test-aarch64 reproducible e2e
+test: setup lint unit fuzz-smoke manifests integration test-aarch64 reproducible e2e
 
 # The aarch64 binary under qemu-user: the core subset (scripts/test-emulated.sh
 # names it), and the x86_64 binary failing it as the negative control.
 test-aarch64: build-x86_64 build-aarch64 mcp-venv
 	CARGO=$(CARGO) scripts/test-emulated.sh $(CURDIR)/target/aarch64-unknown-linux-musl/release/agent-init \
 	  $(CURDIR)/target/x86_64-unknown-linux-musl/release/agent-init
+
+# Fuzzing (cargo-fuzz, libFuzzer; fuzz/): every corpus replayed, then each
+# target on new inputs, briefly in `make test`, longer with `make fuzz`
+# (FUZZ_SECONDS per target). A finding is kept in fuzz/artifacts/TARGET/.
+FUZZ_SECONDS ?= 300
+fuzz-smoke: setup
+	scripts/fuzz.sh 10
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Release artifacts. SOURCE_DATE_EPOCH (the last commit's time) is the only
 # time written anywhere.
@@ -179,7 +188,7 @@ e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-de
 
 # Black-box tests of the static binary; they need root (PID namespaces).
 integration: build mcp-venv
-	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security --test services \
+	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security --test services --test hardening \
 	  -- --test-threads 2
 
 # The Kubernetes manifests, validated offline against the API schemas.

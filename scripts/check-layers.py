@@ -22,7 +22,8 @@ LAYERS = [
     ["supervise", "reload"],
     ["cli"],
     ["init"],
-    ["main"],
+    ["fuzz"],
+    ["lib", "main"],
 ]
 
 def edges(root):

@@ -34,7 +34,11 @@ pub fn run(argv: &[OsString]) -> Error {
     let mut cmd = spawn::command(argv, &launch, sys::Placement::Inherit);
     cmd.current_dir(&launch.cwd);
     let err = cmd.exec();
-    exec_error(&argv[0], err)
+    exec_error(
+        argv.first()
+            .map_or(std::ffi::OsStr::new(""), |a| a.as_os_str()),
+        err,
+    )
 }
 
 fn fetch() -> Result<Launch, Error> {

@@ -139,9 +139,37 @@ pub async fn report(probe: Probe, opts: &HealthOptions) -> Report {
     Report::new(probe.name(), healthcheck::run(plan(probe, opts)).await)
 }
 
+/// How many threads a probe's checks can block at once: the workspace,
+/// the disk, the CLI and a name to resolve.
+const CHECK_THREADS: usize = 4;
+
+/// Starts the threads the checks that may block run on, when anything
+/// will need them: the endpoint's probes, the waits' name resolution. A
+/// fork storm later cannot take them away; one now leaves fewer, or none
+/// (those checks then fail, saying why).
+pub fn start_check_threads(config: &Config) {
+    let probes = config.health.listen.is_some();
+    let waits = config.wait.enabled && !config.wait.urls.is_empty();
+    if !(probes || waits) {
+        return;
+    }
+    let wanted = if probes { CHECK_THREADS } else { 2 };
+    let started = healthcheck::pool::start(wanted);
+    if started < wanted {
+        tracing::warn!(
+            started,
+            wanted,
+            "fewer threads for health checks and waits than wanted (the process limit?)"
+        );
+    }
+}
+
 /// `agent-init health`: prints the report, returns the exit code.
 pub fn run(config: &Config, probe: Probe, format: Format) -> Result<u8, Error> {
     let opts = HealthOptions::from_config(config)?;
+    // Under a fork storm this may start none: the checks that need one
+    // then fail with the reason, and the answer is "unhealthy", not a crash.
+    healthcheck::pool::start(CHECK_THREADS);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -234,12 +262,18 @@ async fn answer(
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
     let read = async {
-        while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-            let k = conn.read(&mut buf[n..]).await?;
+        while let Some(free) = buf.get_mut(n..).filter(|f| !f.is_empty()) {
+            let k = conn.read(free).await?;
             if k == 0 {
                 break;
             }
             n += k;
+            if buf
+                .get(..n)
+                .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
+            {
+                break;
+            }
         }
         Ok::<_, std::io::Error>(())
     };
@@ -249,15 +283,7 @@ async fn answer(
     {
         return Ok(());
     }
-    let head = String::from_utf8_lossy(&buf[..n]);
-    let path = head.split_whitespace().nth(1).unwrap_or("/");
-    let path = path.split('?').next().unwrap_or(path);
-    let probe = match path {
-        "/livez" => Some(Probe::Liveness),
-        "/readyz" | "/healthz" => Some(Probe::Readiness),
-        "/startupz" => Some(Probe::Startup),
-        _ => None,
-    };
+    let probe = probe_for(buf.get(..n).unwrap_or_default());
     let (status, body) = match probe {
         None => (
             "404 Not Found",
@@ -282,6 +308,20 @@ async fn answer(
     );
     conn.write_all(response.as_bytes()).await?;
     conn.shutdown().await
+}
+
+/// The probe a request asks for, from its request line (`GET /readyz
+/// HTTP/1.1`); `None` for any other path.
+pub fn probe_for(head: &[u8]) -> Option<Probe> {
+    let head = String::from_utf8_lossy(head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    match path {
+        "/livez" => Some(Probe::Liveness),
+        "/readyz" | "/healthz" => Some(Probe::Readiness),
+        "/startupz" => Some(Probe::Startup),
+        _ => None,
+    }
 }
 
 async fn cached_report(cache: &Cache, probe: Probe, opts: &HealthOptions, ttl: Duration) -> Report {

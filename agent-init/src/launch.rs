@@ -22,8 +22,14 @@ pub struct Identity {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Launch {
-    /// The complete environment of the command.
+    /// The environment of the command, as text: every variable whose name
+    /// and value are UTF-8, and all that agent-init sets.
     pub env: BTreeMap<String, String>,
+    /// The variables inherited whose name or value is not UTF-8, byte for
+    /// byte: passed on as they came (a variable of the same name in `env`
+    /// replaces one here).
+    #[serde(default)]
+    pub raw_env: Vec<(Vec<u8>, Vec<u8>)>,
     /// Who it runs as; `None`: as agent-init itself.
     pub user: Option<Identity>,
     pub no_new_privs: bool,
@@ -40,15 +46,23 @@ pub struct Launch {
 
 impl Launch {
     pub fn from_process() -> Launch {
+        use std::os::unix::ffi::OsStringExt;
+        let mut env = BTreeMap::new();
+        let mut raw_env = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => {
+                    env.insert(k, v);
+                }
+                (k, v) => raw_env.push((
+                    k.map_or_else(OsStringExt::into_vec, String::into_bytes),
+                    v.map_or_else(OsStringExt::into_vec, String::into_bytes),
+                )),
+            }
+        }
         Launch {
-            env: std::env::vars_os()
-                .map(|(k, v)| {
-                    (
-                        k.to_string_lossy().into_owned(),
-                        v.to_string_lossy().into_owned(),
-                    )
-                })
-                .collect(),
+            env,
+            raw_env,
             user: None,
             no_new_privs: false,
             cwd: std::env::current_dir()

@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 use tracing::level_filters::LevelFilter;
@@ -60,16 +59,12 @@ const SECRET_MARKERS: [&str; 8] = [
     "PRIVATE",
 ];
 
-pub const REDACTED: &str = "<redacted>";
+pub use healthcheck::mask::{scrub, REDACTED};
 
 /// Shorter values are not masked where they turn up by chance: masking "1"
 /// or "true" everywhere would garble every line and protect nothing.
-const MIN_SECRET_NAMED: usize = 6;
+const MIN_SECRET_NAMED: usize = healthcheck::mask::MIN_LEN;
 const MIN_MOUNTED: usize = 8;
-
-/// The secret values to mask, longest first (a secret that contains another
-/// is masked whole).
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Sets up the logger; a second call is ignored (the first one wins).
 pub fn init(format: LogFormat, level: LevelFilter) {
@@ -134,9 +129,13 @@ fn is_known_harmless(name: &[u8]) -> bool {
     const GIT_KEY: &[u8] = b"GIT_CONFIG_KEY_";
     upper("SSH_AUTH_SOCK")
         || upper("XAUTHORITY")
-        || (name.len() > GIT_KEY.len()
-            && name[..GIT_KEY.len()].eq_ignore_ascii_case(GIT_KEY)
-            && name[GIT_KEY.len()..].iter().all(u8::is_ascii_digit))
+        || name
+            .split_at_checked(GIT_KEY.len())
+            .is_some_and(|(head, n)| {
+                head.eq_ignore_ascii_case(GIT_KEY)
+                    && !n.is_empty()
+                    && n.iter().all(u8::is_ascii_digit)
+            })
 }
 
 /// The value to log for variable `name`: itself, or a placeholder.
@@ -152,30 +151,28 @@ pub fn redact<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
 pub fn remember_secrets_of_env<K: AsRef<str>, V: AsRef<str>>(
     vars: impl IntoIterator<Item = (K, V)>,
 ) {
-    remember(
-        vars.into_iter()
-            .filter(|(k, v)| is_secret_name(k.as_ref()) && v.as_ref().len() >= MIN_SECRET_NAMED)
-            .map(|(_, v)| v.as_ref().to_string()),
-    );
+    let values: Vec<V> = vars
+        .into_iter()
+        .filter(|(k, _)| is_secret_name(k.as_ref()))
+        .map(|(_, v)| v)
+        .collect();
+    healthcheck::mask::remember(values.iter().map(AsRef::as_ref), MIN_SECRET_NAMED);
 }
 
 /// Remembers values read from a mounted ConfigMap or Secret: whatever their
 /// key's name, they are never shown.
 pub fn remember_mounted_values<'a>(values: impl IntoIterator<Item = &'a str>) {
-    remember(
-        values
-            .into_iter()
-            .map(str::trim)
-            .filter(|v| v.len() >= MIN_MOUNTED)
-            .map(str::to_string),
-    );
+    healthcheck::mask::remember(values.into_iter().map(str::trim), MIN_MOUNTED);
 }
 
-/// Remembers what a credentials file holds: each line, and each string in
-/// it when it is JSON, so a hook that prints the file shows none of it.
+/// Remembers what a file staged from a Secret holds (a credentials file, a
+/// ConfigMap key copied to a file): the whole text, each line, and each
+/// string in it when it is JSON, so a hook that prints the file shows none
+/// of it.
 pub fn remember_file_secrets(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let mut values: Vec<String> = text.lines().map(str::to_string).collect();
+    values.push(text.trim().to_string());
     fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::String(s) => out.push(s.clone()),
@@ -188,41 +185,6 @@ pub fn remember_file_secrets(bytes: &[u8]) {
         strings(&v, &mut values);
     }
     remember_mounted_values(values.iter().map(String::as_str));
-}
-
-fn remember(values: impl Iterator<Item = String>) {
-    let mut added: Vec<String> = Vec::new();
-    for v in values {
-        // JSON logs escape quotes and backslashes: mask that spelling too.
-        let escaped = serde_json::to_string(&v).unwrap_or_default();
-        let escaped = escaped.trim_matches('"');
-        if escaped != v {
-            added.push(escaped.to_string());
-        }
-        added.push(v);
-    }
-    if added.is_empty() {
-        return;
-    }
-    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for v in added {
-        if !secrets.contains(&v) {
-            secrets.push(v);
-        }
-    }
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-}
-
-/// `text` with every remembered secret value replaced by [`REDACTED`].
-pub fn scrub(text: &str) -> Cow<'_, str> {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-    let mut out = Cow::Borrowed(text);
-    for s in secrets.iter() {
-        if out.contains(s.as_str()) {
-            out = Cow::Owned(out.replace(s.as_str(), REDACTED));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -101,13 +101,12 @@ impl Sink {
         let formatted = match sink.format {
             LogFormat::Text => format!("[{name}] {text}\n"),
             LogFormat::Json => {
-                let mut v = serde_json::json!({
-                    "timestamp": timestamp(),
-                    "stream": stream.name(),
-                    "message": text,
-                });
-                v[kind] = serde_json::Value::from(name);
-                format!("{v}\n")
+                let mut v = serde_json::Map::new();
+                v.insert("timestamp".into(), timestamp().into());
+                v.insert("stream".into(), stream.name().into());
+                v.insert("message".into(), text.into_owned().into());
+                v.insert(kind.into(), name.into());
+                format!("{}\n", serde_json::Value::Object(v))
             }
         };
         match sink.tx.try_send(Line {
@@ -156,35 +155,41 @@ where
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let mut chunk = &buf[..n];
+        let mut chunk = buf.get(..n).unwrap_or_default();
         while let Some(i) = chunk.iter().position(|b| *b == b'\n') {
-            extend(&mut pending, &chunk[..i], &mut line);
-            emit(&mut pending, &mut line);
-            chunk = &chunk[i + 1..];
+            let (head, tail) = chunk.split_at(i);
+            pending.extend_from_slice(head);
+            pieces(&mut pending, 0, &mut line);
+            emit(&pending, &mut line);
+            pending.clear();
+            chunk = tail.get(1..).unwrap_or_default();
         }
-        extend(&mut pending, chunk, &mut line);
+        pending.extend_from_slice(chunk);
+        // More of this line may follow: keep enough of it to see that no
+        // secret goes across a cut.
+        pieces(&mut pending, healthcheck::mask::lookahead(), &mut line);
     }
+    pieces(&mut pending, 0, &mut line);
     if !pending.is_empty() {
-        emit(&mut pending, &mut line);
+        emit(&pending, &mut line);
     }
 }
 
-/// Adds `bytes` to the line being collected, passing on each full
-/// [`MAX_LINE`] piece: however the reads fall, no piece is longer.
-fn extend<F: FnMut(&str)>(pending: &mut Vec<u8>, mut bytes: &[u8], line: &mut F) {
-    while pending.len() + bytes.len() > MAX_LINE {
-        let take = MAX_LINE - pending.len();
-        pending.extend_from_slice(&bytes[..take]);
-        emit(pending, line);
-        bytes = &bytes[take..];
+/// Passes on the [`MAX_LINE`] pieces of the line being collected while
+/// more than `keep` bytes would be left after one: however the reads fall,
+/// no piece is longer, and none ends inside a secret (each is masked on
+/// its own).
+fn pieces<F: FnMut(&str)>(pending: &mut Vec<u8>, keep: usize, line: &mut F) {
+    while pending.len() > MAX_LINE + keep {
+        let cut = healthcheck::mask::safe_cut(pending, MAX_LINE);
+        emit(pending.get(..cut).unwrap_or_default(), line);
+        pending.drain(..cut);
     }
-    pending.extend_from_slice(bytes);
 }
 
-fn emit<F: FnMut(&str)>(pending: &mut Vec<u8>, line: &mut F) {
-    let text = String::from_utf8_lossy(pending);
+fn emit<F: FnMut(&str)>(piece: &[u8], line: &mut F) {
+    let text = String::from_utf8_lossy(piece);
     line(text.trim_end_matches('\r'));
-    pending.clear();
 }
 
 #[cfg(test)]

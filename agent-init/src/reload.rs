@@ -242,8 +242,12 @@ fn read_ready(
             Ok(events) => {
                 any = true;
                 for e in events {
-                    if let Some((_, i)) = by_wd.iter().find(|(wd, _)| *wd == e.wd) {
-                        touched[*i] = true;
+                    if let Some(t) = by_wd
+                        .iter()
+                        .find(|(wd, _)| *wd == e.wd)
+                        .and_then(|(_, i)| touched.get_mut(*i))
+                    {
+                        *t = true;
                     }
                 }
             }
@@ -281,10 +285,13 @@ fn changed(
     let mut restaged = 0;
     for (key, dest, mode) in &w.files {
         match keys.get(key) {
-            Some(bytes) => match crate::files::install(dest, bytes, *mode, launch) {
-                Ok(()) => restaged += 1,
-                Err(e) => tracing::warn!("{}: key `{key}`: {e}", w.label),
-            },
+            Some(bytes) => {
+                crate::logging::remember_file_secrets(bytes);
+                match crate::files::install(dest, bytes, *mode, launch) {
+                    Ok(()) => restaged += 1,
+                    Err(e) => tracing::warn!("{}: key `{key}`: {e}", w.label),
+                }
+            }
             None => tracing::warn!(
                 "{}: key `{key}` is gone from {}; {} keeps its last content",
                 w.label,

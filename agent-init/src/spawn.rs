@@ -17,7 +17,15 @@ pub fn command(argv: &[OsString], launch: &Launch, placement: Placement) -> Comm
         None => (&OsString::new(), &[][..]),
     };
     let mut cmd = Command::new(program);
-    cmd.args(args).env_clear().envs(&launch.env);
+    use std::os::unix::ffi::OsStrExt;
+    let raw = launch.raw_env.iter().map(|(k, v)| {
+        (
+            std::ffi::OsStr::from_bytes(k),
+            std::ffi::OsStr::from_bytes(v),
+        )
+    });
+    // The bytes it was given; what agent-init set, over them.
+    cmd.args(args).env_clear().envs(raw).envs(&launch.env);
     // The init itself leaves for `/` once the command runs (so it does not
     // pin the workspace's mount); what it starts later still starts where
     // the init was started.

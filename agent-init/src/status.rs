@@ -115,16 +115,19 @@ pub fn table(s: &Status) -> String {
             or_dash(last),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
+    let mut widths = [0usize; 7];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
     for r in &rows {
         let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
+        for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
             if i == 6 {
                 line.push_str(cell);
             } else {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+                let _ = write!(line, "{cell:<w$}  ");
             }
         }
         out.push_str(line.trim_end());

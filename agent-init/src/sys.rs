@@ -17,7 +17,8 @@ use nix::unistd::{self, Pid};
 use crate::launch::Identity;
 
 /// Signals the kernel raises synchronously on a fault in agent-init itself,
-/// and the two that cannot be caught: never handled, never forwarded.
+/// and the two that cannot be caught: not handled through signal-hook (the
+/// faults are, by [`forward_faults`]).
 const NOT_HANDLED: [i32; 8] = [
     libc::SIGSEGV,
     libc::SIGBUS,
@@ -28,6 +29,88 @@ const NOT_HANDLED: [i32; 8] = [
     libc::SIGKILL,
     libc::SIGSTOP,
 ];
+
+/// The signals that are a fault when the kernel raises them and an ordinary
+/// signal when a process sends them (`kill -SEGV`, as dumb-init's tests
+/// do): the latter are forwarded like any other.
+pub const FAULTS: [i32; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// Where the fault signals' handler writes what processes sent: the write
+/// end of a socket pair (-1 until [`forward_faults`]).
+static FAULT_SOCKET: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// The handler of [`FAULTS`]. Sent by a process (`si_code` ≤ 0: kill,
+/// sigqueue, tkill), the signal and its sender go to the loop as 8 bytes
+/// on the socket. Raised by the kernel, it is a fault of agent-init itself:
+/// the default comes back and the signal is raised again, so agent-init
+/// ends as the kernel would have ended it (a fault instruction faults again
+/// on return, which even PID 1 cannot survive).
+extern "C" fn on_fault(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler;
+    // errno is saved and restored around the calls below, all of which
+    // (sigaction, raise, write) are async-signal-safe; the buffer lives on
+    // this frame.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let code = if info.is_null() { 1 } else { (*info).si_code };
+        if code > 0 {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(signo, &dfl, std::ptr::null_mut());
+            libc::raise(signo);
+        } else {
+            let pid = (*info).si_pid();
+            let fd = FAULT_SOCKET.load(std::sync::atomic::Ordering::Relaxed);
+            let mut msg = [0u8; 8];
+            msg[..4].copy_from_slice(&signo.to_ne_bytes());
+            msg[4..].copy_from_slice(&pid.to_ne_bytes());
+            if fd >= 0 {
+                libc::write(fd, msg.as_ptr().cast(), msg.len());
+            }
+        }
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Installs the handler of [`FAULTS`]; returns the socket on which the
+/// signals processes send arrive, a datagram of 8 bytes each (signal,
+/// sender; native byte order).
+pub fn forward_faults() -> io::Result<std::os::unix::net::UnixDatagram> {
+    use std::os::fd::IntoRawFd;
+    let (rx, tx) = std::os::unix::net::UnixDatagram::pair()?;
+    rx.set_nonblocking(true)?;
+    tx.set_nonblocking(true)?;
+    let previous = FAULT_SOCKET.swap(tx.into_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+    if previous >= 0 {
+        // SAFETY: the descriptor was ours (a second call's predecessor).
+        unsafe { libc::close(previous) };
+    }
+    for signo in FAULTS {
+        // SAFETY: the action is plain data, its handler an extern "C"
+        // function that only makes async-signal-safe calls (see on_fault).
+        let rc = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                on_fault;
+            act.sa_sigaction = handler as usize;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(signo, &act, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    note_installed(&FAULTS);
+    Ok(rx)
+}
 
 /// Every signal agent-init handles: all standard ones but [`NOT_HANDLED`],
 /// and the real-time signals the C library leaves to programs.
@@ -464,18 +547,62 @@ pub fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     })
 }
 
-/// Every process this namespace's /proc shows (unreadable ones left out).
+/// Every process this namespace's /proc shows (those gone meanwhile left
+/// out). An error when /proc cannot be read (no descriptor to spare, say):
+/// then nobody can tell what is there.
+pub fn try_processes() -> io::Result<Vec<Proc>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => found.extend(parse_stat(pid, &stat)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                return Err(e)
+            }
+            // Gone since the directory was read, or not ours to read.
+            Err(_) => {}
+        }
+    }
+    Ok(found)
+}
+
+/// Every process this namespace's /proc shows; none where it cannot be read.
 pub fn processes() -> Vec<Proc> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            parse_stat(pid, &stat)
-        })
-        .collect()
+    try_processes().unwrap_or_default()
+}
+
+/// Descriptors held open for [`with_reserve`]: a full descriptor table
+/// (a flood of probe clients) must not blind the shutdown's look at /proc.
+static RESERVE: std::sync::Mutex<Vec<std::os::fd::OwnedFd>> = std::sync::Mutex::new(Vec::new());
+
+/// How many descriptors a look at /proc needs at once: the directory and
+/// one file in it, and one to spare.
+const RESERVED: usize = 3;
+
+/// Sets the reserve aside (once is enough; later calls top it up).
+pub fn reserve_descriptors() {
+    let mut held = RESERVE.lock().unwrap_or_else(|e| e.into_inner());
+    while held.len() < RESERVED {
+        match std::fs::File::open("/") {
+            Ok(f) => held.push(f.into()),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Runs `f` with the reserved descriptors given back to the system for
+/// it, then sets them aside again.
+pub fn with_reserve<T>(f: impl FnOnce() -> T) -> T {
+    RESERVE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let out = f();
+    reserve_descriptors();
+    out
 }
 
 /// Whether a process is stopped (state `T`): `target > 0` that process,

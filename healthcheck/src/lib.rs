@@ -7,23 +7,35 @@
 //! Checks never write anything and make no network calls but their own.
 //!
 //! Checks are futures on the caller's tokio runtime. The ones that touch
-//! the workspace's filesystem (which may be a network mount that hangs) or
-//! wait for a child run on the runtime's blocking threads, so they cannot
-//! hold up the others or the timeout; the rest (procfs, the status socket,
-//! the network) need no thread.
+//! the workspace's filesystem (which may be a network mount that hangs),
+//! wait for a child or resolve a name run on the few threads of [`pool`],
+//! started before any check runs, so they cannot hold up the others or the
+//! timeout, and never need a new thread (which a fork storm would deny);
+//! the rest (procfs, the status socket, the network) need no thread.
 
 // A panic in PID 1 kills the container: none outside tests.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
 )]
 
 pub mod cli;
 pub mod disk;
+pub mod mask;
 pub mod mcp;
 pub mod memory;
 pub mod mountinfo;
 pub mod net;
+pub mod pool;
 pub mod probe;
 pub mod process;
 pub mod report;
@@ -87,15 +99,14 @@ pub async fn run(checks: Vec<Planned>) -> Vec<CheckResult> {
     futures::future::join_all(runs).await
 }
 
-/// Runs `f` on a blocking thread: filesystem checks that may hang (a stale
-/// network mount) must not stop the runtime.
+/// Runs `f` on one of the [`pool`]'s threads: filesystem checks that may
+/// hang (a stale network mount) must not stop the runtime. Without a
+/// thread the check fails, saying why.
 pub async fn blocking<F>(f: F) -> Outcome
 where
     F: FnOnce() -> Outcome + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(format!("the check could not run: {e}")))
+    pool::run(f).await.unwrap_or_else(Err)
 }
 
 #[cfg(test)]
@@ -131,6 +142,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn overrunning_checks_fail_without_delaying_the_rest() {
+        pool::start(4);
         let start = Instant::now();
         let results = run(vec![
             Planned {

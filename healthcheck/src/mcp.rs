@@ -106,8 +106,8 @@ fn describe(e: &rmcp::service::ClientInitializeError) -> String {
 /// rmcp reports a non-JSON error status as "HTTP 405 Method Not Allowed: …".
 fn answered_4xx(error: &str) -> bool {
     error.match_indices("HTTP 4").any(|(i, _)| {
-        error[i + 5..]
-            .get(..3)
+        error
+            .get(i + 5..i + 8)
             .is_some_and(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
     })
 }

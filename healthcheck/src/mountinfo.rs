@@ -46,20 +46,28 @@ fn parse_line(line: &str) -> Option<Mount> {
 
 /// mountinfo escapes space, tab, newline and backslash as \ooo octal.
 fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&first, tail)) = rest.split_first() {
+        let octal = match tail {
+            [a, b, c, ..]
+                if first == b'\\' && [a, b, c].iter().all(|d| (b'0'..=b'7').contains(*d)) =>
+            {
+                let v =
+                    (u16::from(a - b'0') << 6) | (u16::from(b - b'0') << 3) | u16::from(c - b'0');
+                u8::try_from(v).ok()
+            }
+            _ => None,
+        };
+        match (octal, tail.get(3..)) {
+            (Some(v), Some(after)) => {
+                out.push(v);
+                rest = after;
+            }
+            _ => {
+                out.push(first);
+                rest = tail;
+            }
         }
     }
     String::from_utf8_lossy(&out).into_owned()

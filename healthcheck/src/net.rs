@@ -52,6 +52,9 @@ pub fn client(tls: bool) -> Result<reqwest::Client, String> {
         };
         reqwest::Client::builder()
             .use_preconfigured_tls(config)
+            // Names are resolved on the check threads, never on a thread
+            // started for the purpose.
+            .dns_resolver(PoolResolver)
             .user_agent(concat!("agent-init/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             // Probes ask once; a pooled connection would only hold the
@@ -79,9 +82,42 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The addresses of `host` (a name or an IP address) with `port`: an
+/// address at once, a name through getaddrinfo on a check thread.
+pub async fn resolve(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let name = host.to_string();
+    let found = crate::pool::run(move || {
+        use std::net::ToSocketAddrs;
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect::<Vec<_>>)
+    })
+    .await
+    .map_err(|why| format!("resolving {host}: {why}"))?;
+    found.map_err(|e| format!("resolving {host}: {e}"))
+}
+
+/// reqwest's name resolution, through [`resolve`].
+struct PoolResolver;
+
+impl reqwest::dns::Resolve for PoolResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs = resolve(&host, 0).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Opens a TCP connection to host:port.
 pub async fn connect(host: &str, port: u16) -> Result<(), String> {
-    match tokio::net::TcpStream::connect((host, port)).await {
+    let addrs = resolve(host, port).await?;
+    match tokio::net::TcpStream::connect(&addrs[..]).await {
         Ok(_) => Ok(()),
         Err(e) => Err(format!("connecting to {host}:{port}: {e}")),
     }

@@ -43,11 +43,18 @@ pub async fn probe(target: &Target, timeout: Duration) -> Result<String, String>
             Target::Mcp { url } => crate::mcp::handshake(url, timeout).await,
         }
     };
+    // What a server sent (an error page, a body echoing the request, its
+    // name) is quoted as one masked, bounded line: it can neither forge log
+    // lines nor carry a credential out.
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(outcome) => outcome,
+        Ok(Ok(what)) => Ok(crate::mask::one_line(&what, QUOTED)),
+        Ok(Err(why)) => Err(crate::mask::one_line(&why, QUOTED)),
         Err(_) => Err(format!("{target}: timed out")),
     }
 }
+
+/// The longest answer of a probe, in characters.
+pub const QUOTED: usize = 400;
 
 /// The health check of the configured dependency (`health.mcp`).
 pub struct Dependency {

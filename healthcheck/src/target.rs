@@ -45,8 +45,96 @@ impl fmt::Display for Target {
     }
 }
 
+/// Parses a target. Credentials in it (`http://user:password@host`) are
+/// remembered for masking, in every form they may be shown in, and never
+/// appear in an error.
 pub fn parse(spec: &str) -> Result<Target, String> {
     let spec = spec.trim();
+    remember_userinfo(spec);
+    parse_spec(spec).map_err(
+        |e| match userinfo(spec, false).and_then(|(a, b)| spec.get(a..b)) {
+            Some(info) => e.replace(info, crate::mask::REDACTED),
+            None => e,
+        },
+    )
+}
+
+/// The user information of the first URL in `text` (`user:password` before
+/// the host), as written. In free text (`spaces_end`) a space ends the URL;
+/// in one URL it may be part of a password.
+fn userinfo(text: &str, spaces_end: bool) -> Option<(usize, usize)> {
+    let start = text.find("://")? + 3;
+    let rest = text.get(start..)?;
+    let end = rest
+        .find(|c: char| matches!(c, '/' | '?' | '#') || (spaces_end && c.is_whitespace()))
+        .unwrap_or(rest.len());
+    let at = rest.get(..end)?.rfind('@')?;
+    Some((start, start + at))
+}
+
+/// `text` with the user information of every URL in it replaced, so that
+/// neither a password nor a token given as the user name is shown.
+pub fn without_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, url) = rest.split_at(at);
+        out.push_str(head);
+        match userinfo(url, true) {
+            Some((start, end)) => {
+                out.push_str(url.get(..start).unwrap_or_default());
+                out.push_str(crate::mask::REDACTED);
+                rest = url.get(end..).unwrap_or_default();
+            }
+            None => {
+                out.push_str("://");
+                rest = url.get(3..).unwrap_or_default();
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Hands a URL's user and password (percent-decoded) to the mask.
+fn remember_userinfo(spec: &str) {
+    let Some(info) = userinfo(spec, false).and_then(|(a, b)| spec.get(a..b)) else {
+        return;
+    };
+    let (user, password) = info.split_once(':').unwrap_or((info, ""));
+    let (user, password) = (decode(user), decode(password));
+    if password.is_empty() {
+        // A token as the user name (`https://TOKEN@host`).
+        crate::mask::remember([user.as_str()], crate::mask::MIN_LEN);
+    }
+    crate::mask::remember_userinfo(&user, &password);
+}
+
+/// Percent-decoding, lossy where the bytes are not UTF-8.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_spec(spec: &str) -> Result<Target, String> {
     let (scheme, _) = spec.split_once("://").ok_or_else(|| {
         format!("`{spec}` is not a URL (expected tcp://, http(s):// or mcp+http(s)://)")
     })?;
@@ -79,7 +167,7 @@ pub fn parse(spec: &str) -> Result<Target, String> {
             Ok(Target::Http { url, expect })
         }
         "mcp+http" | "mcp+https" => {
-            let url = http_url(&spec[4..], spec)?;
+            let url = http_url(spec.get(4..).unwrap_or_default(), spec)?;
             Ok(Target::Mcp { url })
         }
         other => Err(format!(
@@ -152,5 +240,23 @@ mod tests {
     fn credentials_are_not_shown() {
         let t = parse("mcp+https://user:s3cret@mcp.example/mcp#x").unwrap();
         assert_eq!(t.to_string(), "mcp+https://mcp.example/mcp");
+        let e = parse("http://agent:pass-word-0001@h:port/").unwrap_err();
+        assert!(
+            !e.contains("pass-word") && e.contains("<redacted>@h:port"),
+            "{e}"
+        );
+        assert_eq!(
+            without_userinfo("a http://u:p@h/x?y=z@w and http://h/ tcp://t@db:1"),
+            "a http://<redacted>@h/x?y=z@w and http://h/ tcp://<redacted>@db:1"
+        );
+    }
+
+    #[test]
+    fn credentials_are_masked_in_every_form() {
+        parse("http://agent:p%C3%A4ss%20word-0002@h/").unwrap();
+        let basic = crate::mask::base64("agent:päss word-0002".as_bytes());
+        for shown in ["päss word-0002", "p%C3%A4ss%20word-0002", basic.as_str()] {
+            assert_eq!(crate::mask::scrub(shown), "<redacted>", "{shown}");
+        }
     }
 }

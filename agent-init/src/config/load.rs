@@ -24,18 +24,32 @@ pub struct Sources {
     pub file: Option<PathBuf>,
     /// The environment (all of it; only `AGENT_INIT_*` is read).
     pub env: Vec<(String, String)>,
+    /// `AGENT_INIT_*` variables whose name or value is not UTF-8, their
+    /// names escaped: refused, never dropped in silence.
+    pub not_text: Vec<String>,
     pub flags: Flags,
 }
 
 impl Sources {
     /// The process's own environment.
     pub fn from_process(file: Option<PathBuf>, flags: Flags) -> Sources {
+        use std::os::unix::ffi::OsStrExt;
+        let mut env = Vec::new();
+        let mut not_text = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            if !k.as_bytes().starts_with(ENV_PREFIX.as_bytes()) {
+                continue;
+            }
+            match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => env.push((k, v)),
+                (Ok(k), Err(_)) => not_text.push(k),
+                (Err(k), _) => not_text.push(k.as_bytes().escape_ascii().to_string()),
+            }
+        }
         Sources {
             file,
-            env: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-                .collect(),
+            env,
+            not_text,
             flags,
         }
     }
@@ -94,7 +108,7 @@ impl Provider for Flags {
             // A map flag (--check-timeout mcp=2s) sets a key below its own.
             (1..=k.len())
                 .rev()
-                .find_map(|n| flags.get(&k[..n].join(".")).cloned())
+                .find_map(|n| flags.get(&k.get(..n)?.join(".")).cloned())
                 .unwrap_or_else(|| k.join("."))
         })
     }
@@ -114,8 +128,12 @@ struct EnvLayer {
     links: Vec<(String, &'static str)>,
 }
 
+/// How deep a list or table in a variable may nest: far more than any
+/// setting needs, far less than what would exhaust the stack.
+pub const MAX_DEPTH: usize = 32;
+
 impl EnvLayer {
-    fn new(env: &[(String, String)]) -> EnvLayer {
+    fn new(env: &[(String, String)]) -> Result<EnvLayer, Error> {
         let mut dict = Dict::new();
         let mut links = Vec::new();
         for (name, raw) in env {
@@ -130,9 +148,14 @@ impl EnvLayer {
                 links.push((name.clone(), shape));
                 continue;
             }
-            let key = env_key(rest);
+            let key = env_key(rest).map_err(|why| Error::Config(format!("{name}: {why}")))?;
             let parts: Vec<&str> = key.split('.').collect();
             let value = if structured(raw) && !key.starts_with("env.set.") {
+                if depth(raw) > MAX_DEPTH {
+                    return Err(Error::Config(format!(
+                        "{name}: lists and tables nest more than {MAX_DEPTH} levels deep"
+                    )));
+                }
                 raw.parse::<Value>()
                     .unwrap_or_else(|_| Value::from(raw.clone()))
             } else {
@@ -140,8 +163,38 @@ impl EnvLayer {
             };
             insert(&mut dict, &parts, value);
         }
-        EnvLayer { dict, links }
+        Ok(EnvLayer { dict, links })
     }
+}
+
+/// The deepest nesting of `[` and `{` in `raw`, outside quoted strings.
+pub fn depth(raw: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in raw.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    deepest
 }
 
 impl Provider for EnvLayer {
@@ -165,12 +218,42 @@ fn structured(raw: &str) -> bool {
 }
 
 /// `WORKSPACE__PATH` → `workspace.path`; `ENV__SET__MCP_URL` →
-/// `env.set.MCP_URL` (variable names keep their case).
-fn env_key(rest: &str) -> String {
-    let lower = rest.replace("__", ".").to_ascii_lowercase();
-    match lower.strip_prefix("env.set.") {
-        Some(_) => format!("env.set.{}", &rest["ENV__SET__".len()..]),
-        None => lower,
+/// `env.set.MCP_URL` (variable names keep their case). A name of other
+/// characters (a dot, a dash, anything not ASCII) or with an empty level
+/// is no key: why, in words.
+fn env_key(rest: &str) -> Result<String, String> {
+    const SET: &str = "ENV__SET__";
+    let (head, var) = match rest.get(..SET.len()) {
+        Some(p) if p.eq_ignore_ascii_case(SET) => (
+            rest.get(..SET.len() - 2).unwrap_or_default(),
+            rest.get(SET.len()..),
+        ),
+        _ => (rest, None),
+    };
+    if let Some(bad) = head
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Err(format!(
+            "not a setting: {bad:?} cannot stand in the name of one (letters, digits and \
+             `_` only; `__` nests, as in AGENT_INIT_WAIT__URLS)"
+        ));
+    }
+    let lower = head.replace("__", ".").to_ascii_lowercase();
+    if lower.split('.').any(str::is_empty) {
+        return Err(
+            "not a setting: a level of the name is empty (`__` nests once, \
+                    as in AGENT_INIT_WAIT__URLS)"
+                .into(),
+        );
+    }
+    match var {
+        None => Ok(lower),
+        Some(var) if crate::config::valid_env_name(var) => Ok(format!("env.set.{var}")),
+        Some(var) => Err(format!(
+            "`{}` is not a valid environment variable name for env.set",
+            var.escape_debug()
+        )),
     }
 }
 
@@ -197,7 +280,7 @@ fn service_link(rest: &str, value: &str) -> Option<&'static str> {
     let words: Vec<&str> = rest.split('_').collect();
     // The service's own name is any number of words in front: try each.
     for start in 0..words.len() {
-        let tail = &words[start..];
+        let tail = words.get(start..).unwrap_or_default();
         let hit = match tail {
             ["SERVICE", "HOST"] => is_ip(value).then_some("<SERVICE>_SERVICE_HOST"),
             ["SERVICE", "PORT"] => is_port(value).then_some("<SERVICE>_SERVICE_PORT"),
@@ -286,7 +369,12 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
             return Err(Error::Config(format!("reading {}: {e}", path.display())));
         }
     }
-    let env_layer = EnvLayer::new(&sources.env);
+    if let Some(name) = sources.not_text.first() {
+        return Err(Error::Config(format!(
+            "{name}: the variable's name or value is not UTF-8 text; agent-init's settings must be"
+        )));
+    }
+    let env_layer = EnvLayer::new(&sources.env)?;
     let service_links = env_layer.links.clone();
     figment = figment.merge(env_layer).merge(sources.flags);
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
@@ -373,7 +461,8 @@ fn source_of_with(figment: &Figment, key: &str, fallback: Option<&Metadata>) -> 
 }
 
 /// Every leaf of the configuration: (dotted key, value as TOML-ish text,
-/// source). Values under `env.set` with secret-looking names are redacted.
+/// source). Values under `env.set` with secret-looking names are redacted,
+/// and so is the user information of every URL.
 pub fn effective(loaded: &Loaded) -> Vec<(String, String, String)> {
     let value = Value::serialize(&loaded.config).unwrap_or_else(|_| Value::from(Dict::new()));
     let mut out = Vec::new();
@@ -382,7 +471,8 @@ pub fn effective(loaded: &Loaded) -> Vec<(String, String, String)> {
             Some(name) if crate::logging::is_secret_name(name) => {
                 crate::logging::REDACTED.to_string()
             }
-            _ => render(&v),
+            // URLs keep their credentials to themselves, as in every log.
+            _ => healthcheck::target::without_userinfo(&render(&v)),
         };
         let source = source_of(&loaded.figment, &key);
         out.push((key, shown, source));
@@ -449,6 +539,7 @@ mod tests {
         load(Sources {
             file: None,
             env: env(pairs),
+            not_text: Vec::new(),
             flags: Flags::new(),
         })
         .map(|l| l.config)
@@ -539,6 +630,24 @@ pub(crate) mod properties {
             Just("".to_string()),
             "[0-9]{1,25}(\\.[0-9]{0,5})?(ms|s|m|h|d)?",
             "\\PC{0,40}",
+            // Nesting, shallow and far too deep.
+            (
+                1usize..40,
+                proptest::sample::select(vec!["[", "{a=", "[{a=", "{a=["])
+            )
+                .prop_map(|(n, open)| open.repeat(n)),
+            (1000usize..6000).prop_map(|n| "[".repeat(n)),
+        ]
+    }
+
+    /// Whole variable names after the prefix: dots, dashes, empty levels,
+    /// other cases, characters that are not ASCII.
+    fn raw_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9_.\\-]{1,24}",
+            "(ENV__SET__|ENV\\.SET\\.|WAIT__|HEALTH__)[A-Za-z0-9_.]{0,12}",
+            "([A-Z]{1,8}_{1,4}){1,4}",
+            "\\PC{1,12}",
         ]
     }
 
@@ -581,7 +690,12 @@ pub(crate) mod properties {
             let _ = std::fs::write(&path, text);
             path.clone()
         });
-        match load(Sources { file, env, flags }) {
+        match load(Sources {
+            file,
+            env,
+            not_text: Vec::new(),
+            flags,
+        }) {
             Ok(loaded) => {
                 let _ = effective(&loaded);
             }
@@ -597,6 +711,14 @@ pub(crate) mod properties {
             pairs in proptest::collection::vec((key(), value()), 0..6)
         ) {
             let env = pairs.into_iter().map(|(k, v)| (env_name(&k), v)).collect();
+            load_all(env, None, Flags::new());
+        }
+
+        #[test]
+        fn any_variable_name_loads_or_is_refused(
+            pairs in proptest::collection::vec((raw_name(), value()), 1..4)
+        ) {
+            let env = pairs.into_iter().map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v)).collect();
             load_all(env, None, Flags::new());
         }
 

@@ -577,7 +577,7 @@ fn validate_services(c: &Config) -> Result<(), (String, String)> {
                 format!("a job is named `{name}` too: names must be unique"),
             );
         }
-        if s.command.is_empty() || s.command[0].trim().is_empty() {
+        if s.command.first().is_none_or(|c| c.trim().is_empty()) {
             return bad(key("command"), "is empty".into());
         }
         if crate::sys::signal_number(&s.stop_signal).is_none() {
@@ -629,7 +629,7 @@ fn validate_services(c: &Config) -> Result<(), (String, String)> {
                 "a name is letters, digits, `-`, `_` or `.`".into(),
             );
         }
-        if j.command.is_empty() || j.command[0].trim().is_empty() {
+        if j.command.first().is_none_or(|c| c.trim().is_empty()) {
             return bad(key("command"), "is empty".into());
         }
         if j.every.get() < Duration::from_millis(100) {
@@ -728,13 +728,11 @@ pub fn expand(
     use crate::exit::Error;
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let end = after
-            .find('}')
+    while let Some((before, after)) = rest.split_once("${") {
+        out.push_str(before);
+        let (inner, tail) = after
+            .split_once('}')
             .ok_or_else(|| Error::Config(format!("{key}: unterminated ${{ in `{s}`")))?;
-        let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (inner, None),
@@ -756,7 +754,7 @@ pub fn expand(
                 )))
             }
         }
-        rest = &after[end + 1..];
+        rest = tail;
     }
     out.push_str(rest);
     Ok(out)

@@ -11,7 +11,7 @@
 
 mod peer;
 pub mod policy;
-mod status;
+pub mod status;
 mod termination;
 mod tree;
 
@@ -89,7 +89,10 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     // thread exists: every thread inherits the mask, and only the loop's
     // own thread unblocks them.
     let (first, rest) = handler_sets(own_pid);
-    sys::set_blocked(&rest, true).map_err(|e| Error::os("blocking signals", e))?;
+    sys::set_blocked(&deferred(own_pid, &rest), true)
+        .map_err(|e| Error::os("blocking signals", e))?;
+    sys::reserve_descriptors();
+    crate::health::start_check_threads(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -133,6 +136,18 @@ fn handler_sets(own_pid: i32) -> (Vec<i32>, Vec<i32>) {
     (first, rest)
 }
 
+/// The signals blocked until the command runs: as PID 1 the handled ones
+/// installed then, and the fault signals a process may send (a real fault
+/// still ends agent-init: the kernel does not let a blocked fault signal
+/// wait).
+fn deferred(own_pid: i32, rest: &[i32]) -> Vec<i32> {
+    let mut all = rest.to_vec();
+    if own_pid == 1 {
+        all.extend(sys::FAULTS);
+    }
+    all
+}
+
 async fn supervise(
     mode: Mode,
     config: &Config,
@@ -149,6 +164,14 @@ async fn supervise(
         Signals::new(&first).map_err(|e| Error::os("installing signal handlers", e))?,
     ));
     sys::note_installed(&first);
+    // Not PID 1, a fault signal sent by a process would kill agent-init
+    // (and orphan the command) unless handled from the start; as PID 1 the
+    // kernel drops it until the handler comes with the rest.
+    let mut faults = if own_pid == 1 {
+        Faults(None)
+    } else {
+        Faults::install()?
+    };
     let keep_alive = matches!(mode, Mode::KeepAlive);
     let shared = Arc::new(Shared::new(own_pid, keep_alive));
     status::serve(shared.clone());
@@ -201,7 +224,10 @@ async fn supervise(
     );
     // Signals sent while there was nothing to forward them to are not
     // kept for the command.
-    for signo in sys::discard_pending(&rest) {
+    for signo in sys::discard_pending(&deferred(own_pid, &rest))
+        .into_iter()
+        .chain(faults.discard())
+    {
         tracing::debug!(signal = sys::signal_name(signo), "ignored during startup");
     }
     let mut exited = None;
@@ -243,8 +269,16 @@ async fn supervise(
         }
     }
     sys::note_installed(&rest);
+    if own_pid == 1 {
+        match Faults::install() {
+            Ok(f) => faults = f,
+            Err(e) => tracing::warn!(
+                "{e}: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and SIGSYS are not forwarded"
+            ),
+        }
+    }
     // What arrived meanwhile is delivered now, to the handlers.
-    if let Err(e) = sys::set_blocked(&rest, false) {
+    if let Err(e) = sys::set_blocked(&deferred(own_pid, &rest), false) {
         tracing::error!("unblocking signals: {e}; they are not forwarded");
     }
     // Startup's code will not run again: once the init has settled, its
@@ -304,6 +338,7 @@ async fn supervise(
                     Event::Next(Next::Continue)
                 }
             },
+            (signo, sender) = faults.next() => Event::Signal(signo, sender, Instant::now()),
             Some(env) = next_restart(&mut restarts), if !policy.stopping() => {
                 launch.env.extend(env);
                 if keep_alive {
@@ -447,6 +482,57 @@ fn spared(command_pid: Option<i32>, shared: &Shared) -> std::collections::BTreeS
         .collect()
 }
 
+/// The fault signals (SIGSEGV, SIGILL, …) that processes sent, as
+/// `sys::forward_faults` passes them on: (signal, sender).
+struct Faults(Option<tokio::net::UnixDatagram>);
+
+impl Faults {
+    fn install() -> Result<Faults, Error> {
+        let socket = sys::forward_faults()
+            .and_then(tokio::net::UnixDatagram::from_std)
+            .map_err(|e| Error::os("installing the fault signals' handler", e))?;
+        Ok(Faults(Some(socket)))
+    }
+
+    /// The next one; never, once the socket failed.
+    async fn next(&mut self) -> (i32, i32) {
+        loop {
+            let Some(socket) = &self.0 else {
+                return std::future::pending().await;
+            };
+            let mut msg = [0u8; 8];
+            match socket.recv(&mut msg).await {
+                Ok(8) => {
+                    let (signo, sender) = msg.split_at(4);
+                    let int = |b: &[u8]| i32::from_ne_bytes(b.try_into().unwrap_or_default());
+                    return (int(signo), int(sender));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("fault signals are no longer forwarded: {e}");
+                    self.0 = None;
+                }
+            }
+        }
+    }
+
+    /// Takes what arrived so far off the socket, unhandled.
+    fn discard(&mut self) -> Vec<i32> {
+        let mut taken = Vec::new();
+        if let Some(socket) = &self.0 {
+            let mut msg = [0u8; 8];
+            while let Ok(8) = socket.try_recv(&mut msg) {
+                taken.push(i32::from_ne_bytes(
+                    msg.get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        taken
+    }
+}
+
 /// What woke the loop, once handled as far as the select can.
 enum Event {
     Next(Next),
@@ -466,7 +552,10 @@ fn start_command(
     Error,
 > {
     let cmd = spawn::command(argv, launch, spawn::placement_for_command());
-    let child = spawn::start(cmd, &argv[0])?;
+    let program = argv
+        .first()
+        .map_or(std::ffi::OsStr::new(""), |a| a.as_os_str());
+    let child = spawn::start(cmd, program)?;
     let pid = child.id() as i32;
     Ok((pid, children::watch(pid)))
 }

@@ -153,12 +153,12 @@ async fn read_request(conn: &mut UnixStream) -> Result<String, String> {
     let mut buf = [0u8; MAX_REQUEST + 1];
     let mut n = 0;
     let read = async {
-        while n < buf.len() {
-            match conn.read(&mut buf[n..]).await {
+        while let Some(free) = buf.get_mut(n..).filter(|f| !f.is_empty()) {
+            match conn.read(free).await {
                 Ok(0) | Err(_) => break,
                 Ok(k) => {
                     n += k;
-                    if buf[..n].contains(&b'\n') {
+                    if buf.get(..n).is_some_and(|b| b.contains(&b'\n')) {
                         break;
                     }
                 }
@@ -173,13 +173,28 @@ async fn read_request(conn: &mut UnixStream) -> Result<String, String> {
             "no request: the client closed its side without sending one".into()
         });
     }
-    let line = buf[..n].split(|b| *b == b'\n').next().unwrap_or(&[]);
-    if n > MAX_REQUEST && !buf[..n].contains(&b'\n') {
+    request_line(buf.get(..n).unwrap_or_default())
+}
+
+/// The request in what a client sent: its first line, as text.
+pub fn request_line(got: &[u8]) -> Result<String, String> {
+    let line = got.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    if got.len() > MAX_REQUEST && !got.contains(&b'\n') {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
     }
     std::str::from_utf8(line)
         .map(|s| s.trim().to_string())
         .map_err(|_| "the request is not UTF-8 text".into())
+}
+
+/// The answer to what a client sent (root asking, the init running with
+/// no command yet), for the fuzz targets.
+pub fn answer_bytes(got: &[u8]) -> Vec<u8> {
+    let shared = Shared::new(1, true);
+    match request_line(got) {
+        Ok(request) => dispatch(&request, Peer { pid: 1, uid: 0 }, &shared),
+        Err(why) => error(&why),
+    }
 }
 
 fn dispatch(request: &str, peer: Peer, shared: &Shared) -> Vec<u8> {

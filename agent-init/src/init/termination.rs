@@ -109,11 +109,10 @@ pub fn write(c: &Config, t: &Termination, result: &Result<u8, Error>) {
         return;
     };
     let text = summary(t, result, oom_kills());
-    if let Err(e) = std::fs::write(&path, text) {
-        tracing::warn!(
-            "cannot write the termination report to {}: {e}",
-            path.display()
-        );
+    // Whole or not at all: a full disk keeps the last report, never an
+    // empty one.
+    if let Err(e) = crate::files::replace(&path, text.as_bytes()) {
+        tracing::warn!("cannot write the termination report: {e}");
     }
 }
 

@@ -17,8 +17,15 @@ use crate::sys::{self, Proc};
 const POLL: Duration = Duration::from_millis(50);
 
 /// The processes the init answers for, besides itself: all of them as
-/// PID 1, else its descendants. Zombies are already gone.
-pub fn others(own_pid: i32) -> Vec<Proc> {
+/// PID 1, else its descendants. Zombies are already gone. An error when
+/// /proc cannot be read: then "nothing is left" is not known.
+pub fn others(own_pid: i32) -> std::io::Result<Vec<Proc>> {
+    // With the descriptors set aside for it: a table full of probe
+    // clients must not make it look as if nothing were left.
+    sys::with_reserve(|| scan(own_pid))
+}
+
+fn scan(own_pid: i32) -> std::io::Result<Vec<Proc>> {
     // The common case, nothing left, without reading all of /proc: as
     // PID 1 one kill(-1, 0); else every descendant hangs below a child.
     let none_left = if own_pid == 1 {
@@ -28,15 +35,15 @@ pub fn others(own_pid: i32) -> Vec<Proc> {
             .is_ok_and(|c| c.trim().is_empty())
     };
     if none_left {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let all = sys::processes();
+    let all = sys::try_processes()?;
     let alive = all.iter().filter(|p| p.pid != own_pid && p.state != 'Z');
     if own_pid == 1 {
-        return alive.cloned().collect();
+        return Ok(alive.cloned().collect());
     }
     let parent: BTreeMap<i32, i32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
-    alive
+    Ok(alive
         .filter(|p| {
             // Up the parent chain to us (bounded: a loop cannot happen in
             // one snapshot, but a racy one must not hang the init).
@@ -53,7 +60,7 @@ pub fn others(own_pid: i32) -> Vec<Proc> {
             false
         })
         .cloned()
-        .collect()
+        .collect())
 }
 
 /// Sends SIGTERM (and SIGCONT to the stopped) to every other process
@@ -61,10 +68,16 @@ pub fn others(own_pid: i32) -> Vec<Proc> {
 /// whose signal the policy sends; the services', stopped in order).
 /// Returns how many got it.
 pub fn terminate_strays(own_pid: i32, spared: &BTreeSet<i32>) -> usize {
-    let strays: Vec<Proc> = others(own_pid)
-        .into_iter()
-        .filter(|p| !spared.contains(&p.pgrp) && !spared.contains(&p.session))
-        .collect();
+    let strays: Vec<Proc> = match others(own_pid) {
+        Ok(all) => all
+            .into_iter()
+            .filter(|p| !spared.contains(&p.pgrp) && !spared.contains(&p.session))
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot look for processes outside the command's group: {e}");
+            Vec::new()
+        }
+    };
     for p in &strays {
         let _ = sys::send(p.pid, libc::SIGTERM);
         if p.state == 'T' {
@@ -79,11 +92,32 @@ pub fn terminate_strays(own_pid: i32, spared: &BTreeSet<i32>) -> usize {
 /// process groups) or `deadline` passes; then SIGKILLs and names what is
 /// left. Returns the stragglers' count.
 pub async fn finish(own_pid: i32, deadline: Instant, left_alone: &BTreeSet<i32>) -> usize {
+    let mut told = false;
     loop {
-        let left: Vec<Proc> = others(own_pid)
-            .into_iter()
-            .filter(|p| !left_alone.contains(&p.pgrp))
-            .collect();
+        let left: Vec<Proc> = match others(own_pid) {
+            Ok(all) => all
+                .into_iter()
+                .filter(|p| !left_alone.contains(&p.pgrp))
+                .collect(),
+            Err(e) => {
+                // Not knowing is not "nothing left": look again until the
+                // grace period ends.
+                if !told {
+                    tracing::warn!("cannot tell which processes are left: {e}; looking again");
+                    told = true;
+                }
+                if Instant::now() >= deadline {
+                    if own_pid == 1 {
+                        let _ = sys::send_all(libc::SIGKILL);
+                    }
+                    tracing::warn!("the grace period ended without a look at what is left: {e}");
+                    return 1;
+                }
+                let next = (Instant::now() + POLL).min(deadline);
+                tokio::time::sleep_until(next.into()).await;
+                continue;
+            }
+        };
         if left.is_empty() {
             return 0;
         }

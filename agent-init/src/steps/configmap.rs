@@ -42,7 +42,21 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
         std::fs::read_dir(&root).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = match entry.file_name().into_string() {
+            Ok(name) => name,
+            Err(raw) => {
+                use std::os::unix::ffi::OsStrExt;
+                // No key can be named so (Kubernetes keys are
+                // [-._a-zA-Z0-9]+): whatever put it there, the rest of the
+                // directory is still read.
+                tracing::warn!(
+                    "{}: skipped the entry \"{}\": its name is not UTF-8 text, so it is no key",
+                    path.display(),
+                    raw.as_bytes().escape_ascii()
+                );
+                continue;
+            }
+        };
         if name.starts_with('.') {
             continue;
         }
@@ -74,6 +88,11 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
 fn read_env_file(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    parse_env_text(&text, path)
+}
+
+/// The lines of a `.env` file read from `path`: key → bytes.
+pub fn parse_env_text(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
     let mut out = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -107,6 +126,8 @@ fn load_one(i: usize, m: &ConfigMap, launch: &mut Launch) -> Result<String, Erro
                 f.key
             ))
         })?;
+        // A hook that prints the staged file must show none of it.
+        crate::logging::remember_file_secrets(bytes);
         let mode = f.mode.0;
         let dest = launch.resolve_home(&f.dest);
         if launch.dry_run {

@@ -25,7 +25,8 @@ pub fn resolve(spec: &str) -> Result<Identity, Error> {
     let uid = match (&entry, u.parse::<u32>()) {
         (_, Ok(uid)) => uid,
         (Some(e), _) => e.uid.as_raw(),
-        (None, Err(_)) => unreachable!("a name resolves or errors above"),
+        // A name either resolves or is an error above.
+        (None, Err(_)) => return Err(bad(format!("no user `{u}` in /etc/passwd"))),
     };
     let gid = match g {
         Some(g) => match g.parse::<u32>() {

@@ -148,7 +148,9 @@ impl Supervision {
     pub fn start(c: &Config, launch: &Launch, shared: Arc<Shared>) -> Result<Supervision, Error> {
         let mut specs = Vec::new();
         for name in config::start_order(c) {
-            let s = &c.services[&name];
+            let Some(s) = c.services.get(&name) else {
+                continue;
+            };
             let program = Program::new("service", &name, &s.command, s.user.as_deref(), launch)?;
             let ready = match &s.ready {
                 Some(raw) => {
@@ -211,8 +213,8 @@ impl Supervision {
         }
         let jobs = jobs
             .into_iter()
-            .map(|program| {
-                let j = &c.jobs[&program.name];
+            .filter_map(|program| {
+                let j = c.jobs.get(&program.name)?;
                 shared.add_job(JobStatus {
                     name: program.name.clone(),
                     every_s: j.every.get().as_secs_f64(),
@@ -225,7 +227,7 @@ impl Supervision {
                     every: j.every.get(),
                     timeout: j.timeout.get(),
                 };
-                Handle {
+                Some(Handle {
                     name,
                     depends_on: Vec::new(),
                     required: false,
@@ -233,7 +235,7 @@ impl Supervision {
                     life: None,
                     stop: Some(stop_tx),
                     task: tokio::spawn(job::run(spec, stop_rx, shared.clone())),
-                }
+                })
             })
             .collect();
         Ok(Supervision { services, jobs })
@@ -301,13 +303,18 @@ impl Supervision {
         // Level 0: what nothing depends on; level n+1: what only services
         // of levels up to n depend on.
         let mut level = vec![0usize; self.services.len()];
-        for i in (0..self.services.len()).rev() {
+        for (i, service) in self.services.iter().enumerate().rev() {
             // In start order, whatever depends on it comes after it.
-            let name = self.services[i].name.clone();
-            for (j, dependent) in self.services.iter().enumerate().skip(i + 1) {
-                if dependent.depends_on.contains(&name) {
-                    level[i] = level[i].max(level[j] + 1);
-                }
+            let above = self
+                .services
+                .iter()
+                .zip(&level)
+                .skip(i + 1)
+                .filter(|(dependent, _)| dependent.depends_on.contains(&service.name))
+                .map(|(_, l)| l + 1)
+                .max();
+            if let (Some(above), Some(l)) = (above, level.get_mut(i)) {
+                *l = (*l).max(above);
             }
         }
         let top = level.iter().copied().max().unwrap_or(0);
@@ -397,7 +404,11 @@ impl Program {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = crate::spawn::start(cmd, &self.argv[0]).map_err(|e| e.to_string())?;
+        let program = self
+            .argv
+            .first()
+            .map_or(std::ffi::OsStr::new(""), |a| a.as_os_str());
+        let mut child = crate::spawn::start(cmd, program).map_err(|e| e.to_string())?;
         let pid = child.id() as i32;
         // Before anything else can run on this thread, so the exit cannot
         // be reaped unseen.

@@ -9,6 +9,9 @@
 //! testproc wait-reaped PPID SECONDS
 //!     wait until no zombie has parent PPID; exit 1 naming the count if time
 //!     runs out.
+//! testproc fork-storm
+//!     in a process group of its own, fork children that sleep until the
+//!     kernel refuses one more; print "full N", then sleep too.
 //! testproc ignore-term
 //!     ignore SIGTERM and sleep forever.
 //! testproc sleep
@@ -34,7 +37,15 @@ use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, getpgrp, getpid, pause, ForkResult};
 
-const CAUGHT: [Signal; 11] = [
+const CAUGHT: [Signal; 17] = [
+    // Sent by kill(2), the fault signals are ordinary ones (dumb-init's
+    // test_proxies_signals sends them too).
+    Signal::SIGSEGV,
+    Signal::SIGBUS,
+    Signal::SIGFPE,
+    Signal::SIGILL,
+    Signal::SIGTRAP,
+    Signal::SIGSYS,
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
@@ -58,6 +69,24 @@ fn main() {
             ppid.parse().expect("ppid"),
             Duration::from_secs_f64(secs.parse().expect("seconds")),
         ),
+        ["fork-storm"] => {
+            nix::unistd::setpgid(getpid(), getpid()).unwrap();
+            let mut n = 0;
+            loop {
+                // SAFETY: single-threaded; the child only sleeps.
+                match unsafe { fork() } {
+                    Ok(ForkResult::Child) => loop {
+                        pause();
+                    },
+                    Ok(ForkResult::Parent { .. }) => n += 1,
+                    Err(_) => break,
+                }
+            }
+            say(&format!("full {n}"));
+            loop {
+                pause();
+            }
+        }
         ["ignore-term"] => {
             // SAFETY: SIG_IGN installs no handler code.
             unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigIgn) }.unwrap();

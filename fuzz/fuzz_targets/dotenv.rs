@@ -1,0 +1,9 @@
+//! A `.env` file mounted as a ConfigMap.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        agent_init::fuzz::dotenv(text);
+    }
+});
