@@ -667,3 +667,163 @@ fn services_can_be_configured_through_the_environment() {
         out.stdout
     );
 }
+
+/// How PID 1 was told about its service (a file at another path named by
+/// a flag or by a variable, or the services themselves in a variable):
+/// none of which `agent-init health` run beside it has.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    ConfigFlag,
+    ConfigVariable,
+    ServicesVariable,
+}
+
+/// `agent-init health` run beside the init (as `docker exec` and a
+/// HEALTHCHECK run it) takes the init's settings over the status socket,
+/// however PID 1 was configured: a killed required service fails its
+/// readiness naming the service, as the init's own /readyz does; liveness
+/// still passes; once the service is back both pass again. The report says
+/// where its settings came from.
+#[rstest]
+#[case::a_file_at_another_path_by_flag(Via::ConfigFlag)]
+#[case::a_file_at_another_path_by_variable(Via::ConfigVariable)]
+#[case::services_in_a_variable_only_pid_1_has(Via::ServicesVariable)]
+fn health_beside_the_init_probes_with_the_inits_settings(#[case] via: Via) {
+    let dir = Dir::new(
+        r#"
+[services.victim]
+command = ["sh", "-c", "echo $$ > $DIR/pid; exec sleep 1000"]
+restart_delay = "8s"
+"#,
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let config = dir.config();
+    let services = format!(
+        "{{victim = {{command = [\"sh\", \"-c\", \"echo $$ > {}/pid; exec sleep 1000\"], restart_delay = \"8s\"}}}}",
+        dir.s("")
+    );
+    let mut args: Vec<&str> = vec!["--health-listen", &listen];
+    if let Via::ConfigFlag = via {
+        args.extend(["--config", config.as_str()]);
+    }
+    args.extend(["--", "sleep", "1000"]);
+    let mut init = start_with(As::Pid1, &args, |c| match via {
+        Via::ConfigFlag => {}
+        Via::ConfigVariable => {
+            c.env("AGENT_INIT_CONFIG", &config);
+        }
+        Via::ServicesVariable => {
+            c.env("AGENT_INIT_SERVICES", &services);
+        }
+    });
+    let state = |init: &mut Running| -> String {
+        let o = inside(init, &["status", "--format", "json"]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .ok()
+            .and_then(|v| v["services"][0]["state"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let readyz = || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::{Read, Write};
+        s.set_read_timeout(Some(SOON)).unwrap();
+        write!(s, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    wait_for(SOON, "the service to be ready", || {
+        (state(&mut init) == "ready").then_some(())
+    });
+    // Up: readiness passes, from the init's settings.
+    let up = inside(&mut init, &["health", "--probe", "readiness"]);
+    let text = String::from_utf8_lossy(&up.stdout).into_owned();
+    assert_eq!(up.status.code(), Some(0), "{text}");
+    assert!(text.contains("services: victim ready"), "{text}");
+    assert!(text.contains("settings from the running init"), "{text}");
+    // Killed: both fail, naming it, until its restart.
+    let pid = dir.read("pid").trim().to_string();
+    let killed = Command::new("nsenter")
+        .args([
+            "-t",
+            &init.pid().to_string(),
+            "-p",
+            "-m",
+            "kill",
+            "-9",
+            &pid,
+        ])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_for(SOON, "the service to be down", || {
+        (state(&mut init) == "backoff").then_some(())
+    });
+    let down = inside(&mut init, &["health", "--probe", "readiness"]);
+    let endpoint = readyz();
+    let live = inside(&mut init, &["health", "--probe", "liveness"]);
+    let text = String::from_utf8_lossy(&down.stdout).into_owned();
+    assert_eq!(down.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL services: not ready: victim backoff"),
+        "{text}"
+    );
+    assert!(endpoint.starts_with("HTTP/1.1 503"), "{endpoint}");
+    assert!(endpoint.contains("victim backoff"), "{endpoint}");
+    assert_eq!(
+        live.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&live.stdout)
+    );
+    // Back: it passes again.
+    wait_for(Duration::from_secs(20), "the service to be back", || {
+        (state(&mut init) == "ready").then_some(())
+    });
+    let back = inside(&mut init, &["health", "--probe", "readiness"]);
+    assert_eq!(
+        back.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&back.stdout)
+    );
+}
+
+/// Its own flags still count for the run, over the init's settings; and
+/// with no init to ask, the command uses its own configuration and says so.
+#[test]
+fn health_flags_override_the_inits_settings_and_no_init_means_its_own() {
+    let dir = Dir::new(
+        r#"
+[services.victim]
+command = ["sleep", "1000"]
+"#,
+    );
+    let config = dir.config();
+    let mut init = start(As::Pid1, &["--config", &config, "--", "sleep", "1000"]);
+    wait_for(SOON, "the init's status socket", || {
+        inside(&mut init, &["status"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let skipped = inside(
+        &mut init,
+        &["health", "--probe", "readiness", "--skip", "services"],
+    );
+    let text = String::from_utf8_lossy(&skipped.stdout).into_owned();
+    assert!(!text.contains("services:"), "{text}");
+    assert!(text.contains("settings from the running init"), "{text}");
+    let alone = agent_init_command()
+        .args(["health", "--probe", "liveness", "--config", &config])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&alone.stdout).into_owned();
+    assert!(
+        text.contains(&format!(
+            "settings from the configuration file {config}: no init answered"
+        )),
+        "{text}"
+    );
+}

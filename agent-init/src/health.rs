@@ -13,7 +13,9 @@ use healthcheck::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{Config, Probe};
+use healthcheck::status::HealthSettings;
+
+use crate::config::{Config, Loaded, Probe};
 use crate::exit::Error;
 
 /// Exit codes of `agent-init health`. Docker reserves 2: never used.
@@ -31,6 +33,8 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct HealthOptions {
     pub mcp: Option<target::Target>,
+    /// `mcp` as configured (expanded), for the init's `health` answer.
+    pub mcp_spec: Option<String>,
     pub cli: Option<String>,
     pub deep: bool,
     pub workspace: Option<std::path::PathBuf>,
@@ -48,10 +52,15 @@ pub struct HealthOptions {
 impl HealthOptions {
     pub fn from_config(c: &Config) -> Result<Self, Error> {
         let h = &c.health;
-        let mcp = match &h.mcp {
+        let mcp_spec = match &h.mcp {
+            Some(url) => Some(crate::config::expand(url, "health.mcp", &|n| {
+                std::env::var(n).ok()
+            })?),
+            None => None,
+        };
+        let mcp = match &mcp_spec {
             Some(url) => {
-                let url = crate::config::expand(url, "health.mcp", &|n| std::env::var(n).ok())?;
-                Some(target::parse(&url).map_err(|e| Error::Config(format!("health.mcp: {e}")))?)
+                Some(target::parse(url).map_err(|e| Error::Config(format!("health.mcp: {e}")))?)
             }
             None => None,
         };
@@ -64,6 +73,7 @@ impl HealthOptions {
         });
         Ok(HealthOptions {
             mcp,
+            mcp_spec,
             cli,
             deep: h.deep,
             workspace: c.workspace.path.clone().filter(|_| c.workspace.enabled),
@@ -80,6 +90,108 @@ impl HealthOptions {
             skip: h.skip.clone(),
             services: !c.services.is_empty(),
         })
+    }
+}
+
+impl HealthOptions {
+    /// What the init tells `agent-init health` (see [`Self::from_settings`]).
+    pub fn to_settings(&self) -> HealthSettings {
+        HealthSettings {
+            mcp: self.mcp_spec.clone(),
+            cli: self.cli.clone(),
+            deep: self.deep,
+            workspace: self
+                .workspace
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            require_mount: self.require_mount,
+            min_free_memory_mb: self.min_free_memory,
+            min_free_disk_mb: self.min_free_disk,
+            min_free_inodes: self.min_free_inodes,
+            timeout_s: self.timeout.as_secs_f64(),
+            check_timeouts: self
+                .check_timeouts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_secs_f64()))
+                .collect(),
+            skip: self.skip.clone(),
+            services: self.services,
+        }
+    }
+
+    /// The running init's settings, with what `own` (this command's
+    /// configuration) sets on its command line (`from_flag` tells which
+    /// keys) over them: a flag given to `agent-init health` still counts.
+    pub fn from_settings(
+        s: &HealthSettings,
+        own: &HealthOptions,
+        from_flag: &dyn Fn(&str) -> bool,
+    ) -> Result<Self, String> {
+        let seconds = |v: f64, what: &str| {
+            Duration::try_from_secs_f64(v)
+                .map_err(|_| format!("the init's {what} is not a duration: {v}"))
+        };
+        let mcp = match &s.mcp {
+            Some(url) => {
+                Some(target::parse(url).map_err(|e| format!("the init's health.mcp: {e}"))?)
+            }
+            None => None,
+        };
+        let mut check_timeouts = Vec::new();
+        for (k, v) in &s.check_timeouts {
+            check_timeouts.push((k.clone(), seconds(*v, "check timeout")?));
+        }
+        let mut o = HealthOptions {
+            mcp,
+            mcp_spec: s.mcp.clone(),
+            cli: s.cli.clone(),
+            deep: s.deep,
+            workspace: s.workspace.as_ref().map(std::path::PathBuf::from),
+            require_mount: s.require_mount,
+            min_free_memory: s.min_free_memory_mb,
+            min_free_disk: s.min_free_disk_mb,
+            min_free_inodes: s.min_free_inodes,
+            timeout: seconds(s.timeout_s, "health.timeout")?,
+            check_timeouts,
+            skip: s.skip.clone(),
+            services: s.services,
+        };
+        if from_flag("health.mcp") {
+            o.mcp = own.mcp.clone();
+            o.mcp_spec = own.mcp_spec.clone();
+        }
+        if from_flag("health.cli") || from_flag("preset") {
+            o.cli = own.cli.clone();
+        }
+        if from_flag("health.deep") {
+            o.deep = own.deep;
+        }
+        if from_flag("workspace.path") || from_flag("workspace.enabled") {
+            o.workspace = own.workspace.clone();
+        }
+        if from_flag("workspace.require_mount") {
+            o.require_mount = own.require_mount;
+        }
+        if from_flag("health.min_free_memory_mb") {
+            o.min_free_memory = own.min_free_memory;
+        }
+        if from_flag("health.min_free_disk_mb") {
+            o.min_free_disk = own.min_free_disk;
+        }
+        if from_flag("health.min_free_inodes") {
+            o.min_free_inodes = own.min_free_inodes;
+        }
+        if from_flag("health.timeout") {
+            o.timeout = own.timeout;
+        }
+        if from_flag("health.check_timeouts") {
+            // The last one for a check wins (see `plan`).
+            o.check_timeouts.extend(own.check_timeouts.iter().cloned());
+        }
+        if from_flag("health.skip") {
+            o.skip = own.skip.clone();
+        }
+        Ok(o)
     }
 }
 
@@ -164,17 +276,49 @@ pub fn start_check_threads(config: &Config) {
     }
 }
 
-/// `agent-init health`: prints the report, returns the exit code.
-pub fn run(config: &Config, probe: Probe, format: Format) -> Result<u8, Error> {
-    let opts = HealthOptions::from_config(config)?;
-    // Under a fork storm this may start none: the checks that need one
-    // then fail with the reason, and the answer is "unhealthy", not a crash.
-    healthcheck::pool::start(CHECK_THREADS);
+/// How long `agent-init health` waits for the init's settings.
+const ASK_INIT: Duration = Duration::from_secs(2);
+
+/// `agent-init health`: prints the report, returns the exit code. Beside a
+/// running init it probes with the init's own settings (its flags over
+/// them); alone, with its own configuration.
+pub fn run(loaded: &Loaded, probe: Probe, format: Format) -> Result<u8, Error> {
+    let config = &loaded.config;
+    let own = HealthOptions::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::os("starting the runtime", e))?;
-    let report = runtime.block_on(report(probe, &opts));
+    let asked = runtime.block_on(healthcheck::status::health_settings(
+        ASK_INIT.min(own.timeout),
+    ));
+    let from_flag = |key: &str| crate::config::from_flags(&loaded.figment, key);
+    let theirs = asked.and_then(|s| HealthOptions::from_settings(&s, &own, &from_flag));
+    let (opts, origin) = match theirs {
+        Ok(opts) => (opts, "settings from the running init".to_string()),
+        Err(why) => {
+            let from = match &loaded.file {
+                Some(f) => format!("the configuration file {}", f.display()),
+                None => "this command's flags, environment and defaults (no configuration file)"
+                    .to_string(),
+            };
+            tracing::debug!("no settings from the init: {why}");
+            (own, format!("settings from {from}: no init answered"))
+        }
+    };
+    // As many threads as the probe's checks may block at once (none for
+    // liveness). Under a fork storm this may start none: the checks that
+    // need one then fail with the reason, and the answer is "unhealthy",
+    // not a crash.
+    let blocking = plan(probe, &opts)
+        .iter()
+        .filter(|p| matches!(p.check.name(), "cli" | "workspace" | "disk" | "mcp"))
+        .count();
+    if blocking > 0 {
+        healthcheck::pool::start(blocking.min(CHECK_THREADS));
+    }
+    let mut report = runtime.block_on(report(probe, &opts));
+    report.settings = Some(origin);
     // A check stuck on a hung mount must not keep the answer from going out.
     runtime.shutdown_background();
     let out = match format {

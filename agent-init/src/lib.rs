@@ -116,12 +116,12 @@ fn run(mut i: Invocation) -> Result<u8, Error> {
             Err(exec::run(&i.command))
         }
         Sub::Health => {
-            let c = load(&mut i, true)?.config;
+            let loaded = load(&mut i, true)?;
             let format = match i.format {
                 cli::Format::Text => health::Format::Text,
                 cli::Format::Json => health::Format::Json,
             };
-            health::run(&c, c.health.probe, format)
+            health::run(&loaded, loaded.config.health.probe, format)
         }
         Sub::Status => {
             logging::init(LogFormat::Text, LevelFilter::WARN);

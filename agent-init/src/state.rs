@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use healthcheck::status::{JobStatus, ServiceStatus, Status, RUNNING, STARTING, STOPPING};
+use healthcheck::status::{
+    HealthSettings, JobStatus, ServiceStatus, Status, RUNNING, STARTING, STOPPING,
+};
 
 use crate::launch::Launch;
 
@@ -40,6 +42,8 @@ pub struct Shared {
     command_pid: AtomicI32,
     command_started: OnceLock<Instant>,
     launch: OnceLock<Launch>,
+    /// The settings its health probes use, for `agent-init health`.
+    health: OnceLock<HealthSettings>,
     /// Each service's status, and since when it runs.
     services: Mutex<BTreeMap<String, (ServiceStatus, Option<Instant>)>>,
     /// Each job's status, and when its last run started.
@@ -56,6 +60,7 @@ impl Shared {
             command_pid: AtomicI32::new(0),
             command_started: OnceLock::new(),
             launch: OnceLock::new(),
+            health: OnceLock::new(),
             services: Mutex::new(BTreeMap::new()),
             jobs: Mutex::new(BTreeMap::new()),
         }
@@ -164,6 +169,15 @@ impl Shared {
 
     pub fn set_command(&self, pid: Option<i32>) {
         self.command_pid.store(pid.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Records the health settings (once).
+    pub fn set_health(&self, settings: HealthSettings) {
+        let _ = self.health.set(settings);
+    }
+
+    pub fn health(&self) -> Option<&HealthSettings> {
+        self.health.get()
     }
 
     pub fn launch(&self) -> Option<&Launch> {

@@ -38,6 +38,10 @@ pub struct Report {
     pub status: &'static str,
     pub probe: String,
     pub checks: Vec<CheckResult>,
+    /// Where the settings came from (`settings from the running init`),
+    /// shown as the last line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
 }
 
 impl Report {
@@ -50,6 +54,7 @@ impl Report {
             status: if healthy { "healthy" } else { "unhealthy" },
             probe: probe.to_string(),
             checks,
+            settings: None,
         }
     }
 
@@ -73,6 +78,12 @@ impl Report {
                 break;
             }
             out.push_str(&line);
+        }
+        if let Some(settings) = &self.settings {
+            if out.len() + settings.len() < MAX_TEXT {
+                out.push_str(settings);
+                out.push('\n');
+            }
         }
         out
     }

@@ -57,6 +57,51 @@ pub struct ServiceStatus {
 
 pub const SERVICE_READY: &str = "ready";
 
+/// The health settings the init runs its probes with (`health` request):
+/// `agent-init health` beside it starts from these, whichever way the init
+/// was configured (a file at another path, a variable or a flag only the
+/// init was given), so both answer the same for the same state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct HealthSettings {
+    /// The MCP server (or other dependency) checked, as configured; its
+    /// credentials only for root or the command's user.
+    pub mcp: Option<String>,
+    pub cli: Option<String>,
+    pub deep: bool,
+    pub workspace: Option<String>,
+    pub require_mount: bool,
+    pub min_free_memory_mb: u64,
+    pub min_free_disk_mb: u64,
+    pub min_free_inodes: u64,
+    pub timeout_s: f64,
+    /// Per-check budgets: (check, seconds).
+    #[serde(default)]
+    pub check_timeouts: Vec<(String, f64)>,
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// The init supervises services: readiness needs the required ones.
+    pub services: bool,
+}
+
+/// The wire form of the answer to `health`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HealthAnswer {
+    pub settings: HealthSettings,
+}
+
+/// Asks the running init for the settings its probes use.
+pub async fn health_settings(timeout: Duration) -> Result<HealthSettings, String> {
+    let answer = ask("health", timeout).await?;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer) {
+        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(format!("agent-init answered: {e}"));
+        }
+    }
+    serde_json::from_slice::<HealthAnswer>(&answer)
+        .map(|a| a.settings)
+        .map_err(|e| format!("bad health answer from agent-init: {e}"))
+}
+
 /// A periodic job as the init sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct JobStatus {

@@ -399,6 +399,13 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
     })
 }
 
+/// Whether dotted `key` (or a key below it) was set on the command line.
+pub fn from_flags(figment: &Figment, key: &str) -> bool {
+    figment
+        .find_metadata(key)
+        .is_some_and(|m| m.name == FLAGS_NAME)
+}
+
 /// A flag value that does not even parse is a usage error (64), like an
 /// unknown flag; anything else is a configuration error (78).
 fn error_from(source: &str, message: String) -> Error {

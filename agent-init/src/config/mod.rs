@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{effective, file_path, load, Flags, Loaded, Sources, ENV_PREFIX};
+pub use load::{effective, file_path, from_flags, load, Flags, Loaded, Sources, ENV_PREFIX};
 pub use value::{Mode, Seconds};
 
 use crate::logging::{LogFormat, LogLevel};

@@ -174,6 +174,9 @@ async fn supervise(
     };
     let keep_alive = matches!(mode, Mode::KeepAlive);
     let shared = Arc::new(Shared::new(own_pid, keep_alive));
+    // What `agent-init health` beside the init probes with: these, not its
+    // own reading of a configuration the init may not have been given.
+    shared.set_health(health::HealthOptions::from_config(config)?.to_settings());
     status::serve(shared.clone());
     if let Some(listen) = &config.health.listen {
         let addr = crate::config::parse_listen(listen).map_err(Error::Config)?;

@@ -201,11 +201,12 @@ fn dispatch(request: &str, peer: Peer, shared: &Shared) -> Vec<u8> {
     match request {
         "status" => serde_json::to_vec(&shared.report()).unwrap_or_default(),
         "launch" => launch_answer(peer, shared),
-        "" => error("empty request (known: status, launch)"),
+        "health" => health_answer(peer, shared),
+        "" => error("empty request (known: status, launch, health)"),
         other => {
             let shown: String = other.chars().take(64).collect();
             error(&format!(
-                "unknown request `{shown}` (known: status, launch)"
+                "unknown request `{shown}` (known: status, launch, health)"
             ))
         }
     }
@@ -213,6 +214,22 @@ fn dispatch(request: &str, peer: Peer, shared: &Shared) -> Vec<u8> {
 
 fn error(message: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({ "error": message })).unwrap_or_default()
+}
+
+/// The health settings; a URL's credentials only for root or the user the
+/// command runs as (who could read them in the launch anyway).
+fn health_answer(peer: Peer, shared: &Shared) -> Vec<u8> {
+    let Some(settings) = shared.health() else {
+        return error("no health settings yet");
+    };
+    let mut settings = settings.clone();
+    let trusted = peer.uid == 0 || shared.launch().is_some_and(|l| l.uid() == peer.uid);
+    if !trusted {
+        settings.mcp = settings
+            .mcp
+            .map(|u| healthcheck::target::without_userinfo(&u));
+    }
+    serde_json::to_vec(&healthcheck::status::HealthAnswer { settings }).unwrap_or_default()
 }
 
 /// The launch (environment with secrets, identity) goes only to root or to
