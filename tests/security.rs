@@ -194,7 +194,10 @@ fn clients_inside_the_container_are_answered(
 
 #[rstest]
 #[case::unknown("bogus", "unknown request `bogus` (known: status, launch, health)")]
-#[case::with_quotes("say \"hi\"", "unknown request `say \"hi\"` (known: status, launch, health)")]
+#[case::with_quotes(
+    "say \"hi\"",
+    "unknown request `say \"hi\"` (known: status, launch, health)"
+)]
 #[case::empty("", "empty request (known: status, launch, health)")]
 #[case::nothing_at_all("-", "no request: the client closed its side without sending one")]
 #[case::too_long(&"x".repeat(300), "request longer than 256 bytes")]
