@@ -456,6 +456,67 @@ fn staging_on_a_full_disk_leaves_no_temporary_file(#[case] credentials: bool) {
     assert_eq!(roomy.names(), ["staged"]);
 }
 
+/// The kubelet's layout for a ConfigMap/Secret volume: keys in a
+/// timestamped directory that `..data` points to, swapped atomically.
+fn kubelet_volume(dir: &std::path::Path, stamp: &str, keys: &[(&str, &str)]) {
+    use std::os::unix::fs::symlink;
+    let data = dir.join(stamp);
+    std::fs::create_dir_all(&data).unwrap();
+    for (k, v) in keys {
+        std::fs::write(data.join(k), v).unwrap();
+    }
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    symlink(stamp, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for (k, _) in keys {
+        let link = dir.join(k);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{k}"), &link).unwrap();
+        }
+    }
+}
+
+/// A live reload that cannot stage the new value (the disk filled up since
+/// start) warns, keeps the staged file's last content, and leaves no
+/// temporary file; once there is room again the next swap is staged.
+#[test]
+fn a_restage_on_a_full_disk_keeps_the_last_content_and_no_temporary_file() {
+    let s = Scratch::new("restage");
+    let vol = s.path("vol");
+    let big = "n".repeat(48 * 1024);
+    kubelet_volume(&vol, "..2026_01", &[("token", "first-value")]);
+    let disk = Tmpfs::new("restage-fs", "32k");
+    let staged = disk.path("token");
+    std::fs::write(
+        s.path("c.toml"),
+        format!(
+            "[[configmaps]]\npath = \"{}\"\nenv = false\n[[configmaps.files]]\nkey = \"token\"\ndest = \"{}\"\n",
+            vol.display(),
+            staged.display()
+        ),
+    )
+    .unwrap();
+    let mut init = start_signal_reporter(&["--config", &s.s("c.toml")]);
+    assert_eq!(std::fs::read_to_string(&staged).unwrap(), "first-value");
+    disk.fill();
+    kubelet_volume(&vol, "..2026_02", &[("token", &big)]);
+    wait_for(SOON, "the failed restage to be reported", || {
+        init.stderr().contains("No space left").then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&staged).unwrap(), "first-value");
+    assert_eq!(disk.names(), ["token"], "left behind");
+    std::fs::remove_file(disk.path("filler")).unwrap();
+    kubelet_volume(&vol, "..2026_03", &[("token", "third-value")]);
+    wait_for(SOON, "the next swap to be staged", || {
+        (std::fs::read_to_string(&staged).ok()? == "third-value").then_some(())
+    });
+    assert_eq!(disk.names(), ["token"]);
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
 /// A termination report that cannot be written whole (a full disk, with
 /// the workload still writing) leaves what was there: the previous report,
 /// or no file where there was none, never an empty or truncated one; with
