@@ -36,8 +36,10 @@ for t in "${targets[@]}"; do
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$t.log" | tail -1)
     echo "fuzz: $t ok (${runs:-?} runs in ${seconds} s, corpus $(ls "corpus/$t" | wc -l) inputs)"
   else
-    echo "fuzz: $t FAILED"
-    grep -E "panicked|ERROR|SUMMARY|Test unit written" "$scratch/$t.log" | head -20 || true
+    echo "fuzz: $t FAILED (log: fuzz/artifacts/$t/log)"
+    cp "$scratch/$t.log" "artifacts/$t/log"
+    grep -E "panicked|ERROR|SUMMARY|Test unit written|Slowest|rss" "$scratch/$t.log" | head -20 || true
+    tail -5 "$scratch/$t.log"
     failed=$((failed + 1))
   fi
 done

@@ -156,7 +156,13 @@ impl HealthOptions {
             skip: s.skip.clone(),
             services: s.services,
         };
-        if from_flag("health.mcp") {
+        // Not ours to know (the init keeps a URL's credentials for root and
+        // the command's user): this command's own reading of it, if any.
+        let withheld = s
+            .mcp
+            .as_deref()
+            .is_some_and(|u| u.contains(&format!("{}@", crate::logging::REDACTED)));
+        if from_flag("health.mcp") || withheld {
             o.mcp = own.mcp.clone();
             o.mcp_spec = own.mcp_spec.clone();
         }
@@ -256,12 +262,14 @@ pub async fn report(probe: Probe, opts: &HealthOptions) -> Report {
 const CHECK_THREADS: usize = 4;
 
 /// Starts the threads the checks that may block run on, when anything
-/// will need them: the endpoint's probes, the waits' name resolution. A
+/// will need them: the endpoint's probes, the waits' and the services'
+/// readiness probes (name resolution). A
 /// fork storm later cannot take them away; one now leaves fewer, or none
 /// (those checks then fail, saying why).
 pub fn start_check_threads(config: &Config) {
     let probes = config.health.listen.is_some();
-    let waits = config.wait.enabled && !config.wait.urls.is_empty();
+    let waits = (config.wait.enabled && !config.wait.urls.is_empty())
+        || config.services.values().any(|s| s.ready.is_some());
     if !(probes || waits) {
         return;
     }
@@ -277,7 +285,8 @@ pub fn start_check_threads(config: &Config) {
 }
 
 /// How long `agent-init health` waits for the init's settings.
-const ASK_INIT: Duration = Duration::from_secs(2);
+/// The init answers from memory at once; an exec probe's budget is small.
+const ASK_INIT: Duration = Duration::from_millis(500);
 
 /// `agent-init health`: prints the report, returns the exit code. Beside a
 /// running init it probes with the init's own settings (its flags over
@@ -292,7 +301,7 @@ pub fn run(loaded: &Loaded, probe: Probe, format: Format) -> Result<u8, Error> {
     let asked = runtime.block_on(healthcheck::status::health_settings(
         ASK_INIT.min(own.timeout),
     ));
-    let from_flag = |key: &str| crate::config::from_flags(&loaded.figment, key);
+    let from_flag = |key: &str| crate::config::from_flags(loaded, key);
     let theirs = asked.and_then(|s| HealthOptions::from_settings(&s, &own, &from_flag));
     let (opts, origin) = match theirs {
         Ok(opts) => (opts, "settings from the running init".to_string()),

@@ -55,8 +55,8 @@ static FAULT_SOCKET: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32
 extern "C" fn on_fault(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler;
     // errno is saved and restored around the calls below, all of which
-    // (sigaction, raise, write) are async-signal-safe; the buffer lives on
-    // this frame.
+    // (sigaction, raise, getpid, _exit, write) are async-signal-safe; the
+    // buffer lives on this frame.
     unsafe {
         let errno = *libc::__errno_location();
         let code = if info.is_null() { 1 } else { (*info).si_code };
@@ -65,6 +65,12 @@ extern "C" fn on_fault(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut l
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(signo, &dfl, std::ptr::null_mut());
             libc::raise(signo);
+            // PID 1 is not killed by a signal it has no handler for, and a
+            // trap or a seccomp SIGSYS does not fault again on return: end
+            // as the kernel would have ended anyone else.
+            if libc::getpid() == 1 && (signo == libc::SIGTRAP || signo == libc::SIGSYS) {
+                libc::_exit(128 + signo);
+            }
         } else {
             let pid = (*info).si_pid();
             let fd = FAULT_SOCKET.load(std::sync::atomic::Ordering::Relaxed);
@@ -100,7 +106,9 @@ pub fn forward_faults() -> io::Result<std::os::unix::net::UnixDatagram> {
             let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                 on_fault;
             act.sa_sigaction = handler as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            // On the alternate stack Rust sets up, so an overflowed stack
+            // still reaches the handler (which lets the fault end us).
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
             libc::sigemptyset(&mut act.sa_mask);
             libc::sigaction(signo, &act, std::ptr::null_mut())
         };

@@ -22,6 +22,11 @@ pub const REDACTED: &str = "<redacted>";
 /// nothing.
 pub const MIN_LEN: usize = 6;
 
+/// Longer values are not remembered whole (their lines are, where they
+/// come from a file): a secret that long is a document, and masking it by
+/// value would only slow every line down.
+pub const MAX_LEN: usize = 4096;
+
 /// The secret values to mask, longest first (a secret that contains another
 /// is masked whole).
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -31,7 +36,7 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 pub fn remember<'a>(values: impl IntoIterator<Item = &'a str>, min_len: usize) {
     let mut added: Vec<String> = Vec::new();
     for v in values {
-        if v.len() < min_len.max(1) {
+        if v.len() < min_len.max(1) || v.len() > MAX_LEN {
             continue;
         }
         for form in forms(v) {
@@ -47,16 +52,14 @@ pub fn remember<'a>(values: impl IntoIterator<Item = &'a str>, min_len: usize) {
 /// its forms, and `user:password` plain and as HTTP basic authentication
 /// sends it.
 pub fn remember_userinfo(user: &str, password: &str) {
-    if password.is_empty() {
+    if password.is_empty() || password.len() > MAX_LEN {
         return;
     }
     let pair = format!("{user}:{password}");
     let mut added = forms(password);
     added.extend(forms(&pair));
     added.push(base64(pair.as_bytes()));
-    // Standard base64 of a value padded differently: also what a server
-    // may echo when the header is split or re-encoded (`user:password\n`).
-    added.retain(|v| v.len() >= 4);
+    added.retain(|v| v.len() >= MIN_LEN && v.len() <= 3 * MAX_LEN);
     add(added);
 }
 
@@ -208,16 +211,20 @@ pub fn safe_cut(bytes: &[u8], max: usize) -> usize {
 pub fn one_line(text: &str, max: usize) -> String {
     let masked = scrub(text);
     let mut out = String::with_capacity(masked.len().min(max + 8));
-    for (shown, c) in masked.chars().enumerate() {
-        if shown >= max {
+    let mut shown = 0;
+    for c in masked.chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        if shown + n > max {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        shown += n;
     }
     out
 }
@@ -269,6 +276,8 @@ mod tests {
             one_line(&"x".repeat(50), 10),
             format!("{}…", "x".repeat(10))
         );
+        // Escapes count: the line is bounded as shown.
+        assert!(one_line(&"\t".repeat(200), 10).chars().count() <= 11);
     }
 
     #[test]

@@ -6,14 +6,18 @@
 //! still runs on a thread that exists, and where none could be started it
 //! fails with the reason, instead of the runtime panicking for want of one.
 
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Mutex, OnceLock};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 struct Pool {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Mutex<SyncSender<Job>>,
 }
+
+/// Jobs that may wait for a thread: behind a hung mount, later checks
+/// fail at once saying so, instead of piling up.
+const QUEUE: usize = 16;
 
 /// The pool, or why it has no thread.
 static POOL: OnceLock<Result<Pool, String>> = OnceLock::new();
@@ -37,7 +41,7 @@ static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 
 fn spawn(threads: usize) -> Result<Pool, String> {
     use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
-    let (tx, rx) = channel::<Job>();
+    let (tx, rx) = sync_channel::<Job>(QUEUE);
     let rx = std::sync::Arc::new(Mutex::new(rx));
     let mut old = SigSet::empty();
     let masked = pthread_sigmask(
@@ -99,13 +103,21 @@ where
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = tx.send(f());
+        // Its caller gave up (timed out) while it waited: not worth a thread.
+        if !tx.is_closed() {
+            let _ = tx.send(f());
+        }
     });
     pool.jobs
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .send(job)
-        .map_err(|_| "the check threads are gone".to_string())?;
+        .try_send(job)
+        .map_err(|e| match e {
+            TrySendError::Full(_) => {
+                "every check thread is busy (an earlier check hangs, on a stale mount?)".to_string()
+            }
+            TrySendError::Disconnected(_) => "the check threads are gone".to_string(),
+        })?;
     rx.await
         .map_err(|_| "the check's thread ended without an answer".to_string())
 }

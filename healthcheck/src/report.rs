@@ -28,7 +28,11 @@ impl CheckResult {
             name,
             ok,
             duration_ms: (took.as_secs_f64() * 1e4).round() / 10.0,
-            detail: truncate(detail.replace(['\n', '\r'], " "), MAX_DETAIL),
+            // Masked before it is cut: a cut secret would show in part.
+            detail: truncate(
+                crate::mask::scrub(&detail).replace(['\n', '\r'], " "),
+                MAX_DETAIL,
+            ),
         }
     }
 }

@@ -167,31 +167,19 @@ impl EnvLayer {
     }
 }
 
-/// The deepest nesting of `[` and `{` in `raw`, outside quoted strings.
+/// The deepest nesting of `[` and `{` in `raw`. Quotes are not looked at:
+/// where a quoted string starts is the parser's business, and a bracket
+/// counted too many costs only a refusal of text no setting holds.
 pub fn depth(raw: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
     for c in raw.chars() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' && q == '"' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
             }
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                '[' | '{' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            },
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
     }
     deepest
@@ -327,6 +315,8 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Variables left out as Kubernetes service links: (name, shape).
     pub service_links: Vec<(String, &'static str)>,
+    /// The dotted keys the command line set.
+    pub flag_keys: Vec<String>,
 }
 
 impl Loaded {
@@ -376,6 +366,7 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
     }
     let env_layer = EnvLayer::new(&sources.env)?;
     let service_links = env_layer.links.clone();
+    let flag_keys = sources.flags.flags.keys().cloned().collect();
     figment = figment.merge(env_layer).merge(sources.flags);
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
     // A value that parses but is not acceptable (an unknown preset, a
@@ -396,14 +387,18 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
         config,
         file,
         service_links,
+        flag_keys,
     })
 }
 
-/// Whether dotted `key` (or a key below it) was set on the command line.
-pub fn from_flags(figment: &Figment, key: &str) -> bool {
-    figment
-        .find_metadata(key)
-        .is_some_and(|m| m.name == FLAGS_NAME)
+/// Whether dotted `key` (or a key below it, as `--check-timeout mcp=2s`
+/// sets `health.check_timeouts.mcp`) was set on the command line.
+pub fn from_flags(loaded: &Loaded, key: &str) -> bool {
+    loaded.flag_keys.iter().any(|k| {
+        k == key
+            || k.strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// A flag value that does not even parse is a usage error (64), like an
@@ -604,6 +599,15 @@ mod tests {
         // Kept as one text item, which the wait step will name as no URL.
         let c = load_env(&[("AGENT_INIT_WAIT__URLS", "[\"é\\x\"]")]).unwrap();
         assert_eq!(c.wait.urls, ["[\"é\\x\"]"]);
+    }
+
+    #[test]
+    fn nesting_is_counted_whatever_the_quotes() {
+        assert_eq!(depth("[a, [b]]"), 2);
+        // A quote where no string can start does not hide what follows.
+        let sneaky = format!("[a', {}", "[".repeat(100));
+        assert_eq!(depth(&sneaky), 101);
+        assert!(load_env(&[("AGENT_INIT_WAIT__URLS", &sneaky)]).is_err());
     }
 
     #[test]

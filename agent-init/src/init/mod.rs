@@ -73,6 +73,17 @@ pub fn report_failure(e: &Error) {
 /// mode) or until SIGTERM/SIGINT (keep-alive mode). Returns the exit code.
 pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     let own_pid = std::process::id() as i32;
+    // Not PID 1, a fault signal sent by a process would kill agent-init
+    // (and orphan the command) unless handled from the start; as PID 1 the
+    // kernel drops it until the handler comes with the rest.
+    let fault_socket = if own_pid == 1 {
+        None
+    } else {
+        Some(
+            sys::forward_faults()
+                .map_err(|e| Error::os("installing the fault signals' handler", e))?,
+        )
+    };
     if own_pid != 1 {
         sys::set_child_subreaper().map_err(|e| Error::os("becoming a child subreaper", e))?;
         tracing::warn!(
@@ -99,7 +110,14 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
         .build()
         .map_err(|e| Error::os("starting the runtime", e))?;
     let mut report = termination::Termination::new();
-    let result = runtime.block_on(supervise(mode, config, own_pid, first, rest, &mut report));
+    let result = runtime.block_on(supervise(
+        mode,
+        config,
+        own_pid,
+        (first, rest),
+        fault_socket,
+        &mut report,
+    ));
     termination::write(config, &report, &result);
     // Health checks stuck on a hung mount must not hold up the exit.
     runtime.shutdown_background();
@@ -152,8 +170,8 @@ async fn supervise(
     mode: Mode,
     config: &Config,
     own_pid: i32,
-    first: Vec<i32>,
-    rest: Vec<i32>,
+    (first, rest): (Vec<i32>, Vec<i32>),
+    fault_socket: Option<std::os::unix::net::UnixDatagram>,
     report: &mut termination::Termination,
 ) -> Result<u8, Error> {
     // Before any child exists, so no SIGCHLD can be missed. Never torn
@@ -164,13 +182,9 @@ async fn supervise(
         Signals::new(&first).map_err(|e| Error::os("installing signal handlers", e))?,
     ));
     sys::note_installed(&first);
-    // Not PID 1, a fault signal sent by a process would kill agent-init
-    // (and orphan the command) unless handled from the start; as PID 1 the
-    // kernel drops it until the handler comes with the rest.
-    let mut faults = if own_pid == 1 {
-        Faults(None)
-    } else {
-        Faults::install()?
+    let mut faults = match fault_socket {
+        Some(socket) => Faults::from(socket)?,
+        None => Faults(None),
     };
     let keep_alive = matches!(mode, Mode::KeepAlive);
     let shared = Arc::new(Shared::new(own_pid, keep_alive));
@@ -492,8 +506,13 @@ struct Faults(Option<tokio::net::UnixDatagram>);
 impl Faults {
     fn install() -> Result<Faults, Error> {
         let socket = sys::forward_faults()
-            .and_then(tokio::net::UnixDatagram::from_std)
             .map_err(|e| Error::os("installing the fault signals' handler", e))?;
+        Faults::from(socket)
+    }
+
+    fn from(socket: std::os::unix::net::UnixDatagram) -> Result<Faults, Error> {
+        let socket = tokio::net::UnixDatagram::from_std(socket)
+            .map_err(|e| Error::os("the fault signals' socket", e))?;
         Ok(Faults(Some(socket)))
     }
 
