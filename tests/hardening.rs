@@ -43,14 +43,6 @@ fn exits_with(o: &Output, code: i32, needles: &[&str]) {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(SOON))?;
@@ -456,27 +448,6 @@ fn staging_on_a_full_disk_leaves_no_temporary_file(#[case] credentials: bool) {
         secret
     );
     assert_eq!(roomy.names(), ["staged"]);
-}
-
-/// The kubelet's layout for a ConfigMap/Secret volume: keys in a
-/// timestamped directory that `..data` points to, swapped atomically.
-fn kubelet_volume(dir: &std::path::Path, stamp: &str, keys: &[(&str, &str)]) {
-    use std::os::unix::fs::symlink;
-    let data = dir.join(stamp);
-    std::fs::create_dir_all(&data).unwrap();
-    for (k, v) in keys {
-        std::fs::write(data.join(k), v).unwrap();
-    }
-    let tmp = dir.join("..data_tmp");
-    let _ = std::fs::remove_file(&tmp);
-    symlink(stamp, &tmp).unwrap();
-    std::fs::rename(&tmp, dir.join("..data")).unwrap();
-    for (k, _) in keys {
-        let link = dir.join(k);
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("..data/{k}"), &link).unwrap();
-        }
-    }
 }
 
 /// A live reload that cannot stage the new value (the disk filled up since

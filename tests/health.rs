@@ -39,14 +39,6 @@ fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Reads one HTTP request (head and Content-Length body) from `conn`.
 fn read_request(conn: &mut TcpStream) -> String {
     let mut data = Vec::new();

@@ -270,14 +270,6 @@ fn listening_address(port: u16) -> Option<String> {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[rstest]
 #[case::a_bare_port_means_loopback("{port}", "0100007F", false)]
 #[case::a_colon_port_means_loopback(":{port}", "0100007F", false)]

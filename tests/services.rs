@@ -38,14 +38,6 @@ impl Dir {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs agent-init as PID 1 with the directory's configuration and a shell
 /// script as the command ($AI is agent-init, $DIR the directory).
 fn start_in(dir: &Dir, extra: &[&str], script: &str) -> Running {

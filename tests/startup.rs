@@ -42,26 +42,6 @@ fn exits_with(o: &Output, code: i32, needles: &[&str]) {
     }
 }
 
-/// The kubelet's layout for a ConfigMap/Secret volume, with `keys`.
-fn kubelet_volume(dir: &Path, stamp: &str, keys: &[(&str, &str)]) {
-    let data = dir.join(stamp);
-    std::fs::create_dir_all(&data).unwrap();
-    for (k, v) in keys {
-        std::fs::write(data.join(k), v).unwrap();
-    }
-    // Atomic swap, as the kubelet does it: a new link renamed over ..data.
-    let tmp = dir.join("..data_tmp");
-    let _ = std::fs::remove_file(&tmp);
-    symlink(stamp, &tmp).unwrap();
-    std::fs::rename(&tmp, dir.join("..data")).unwrap();
-    for (k, _) in keys {
-        let link = dir.join(k);
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("..data/{k}"), &link).unwrap();
-        }
-    }
-}
-
 /// The whole output, line by line: every key with a real value or
 /// `(unset)`, its source in words, variable names under env.set in their
 /// own case, and a secret's value redacted.
@@ -572,14 +552,6 @@ fn hooks_log_output_and_fail_with_75() {
     let o = agent(&["--config", &s.s("slow.toml"), "--", "true"], &[]);
     exits_with(&o, 75, &["timed out"]);
     assert!(began.elapsed() < Duration::from_secs(5));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -405,3 +405,31 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The kubelet's layout for a ConfigMap/Secret volume, with `keys`.
+pub fn kubelet_volume(dir: &std::path::Path, stamp: &str, keys: &[(&str, &str)]) {
+    let data = dir.join(stamp);
+    std::fs::create_dir_all(&data).unwrap();
+    for (k, v) in keys {
+        std::fs::write(data.join(k), v).unwrap();
+    }
+    // Atomic swap, as the kubelet does it: a new link renamed over ..data.
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(stamp, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for (k, _) in keys {
+        let link = dir.join(k);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(format!("..data/{k}"), &link).unwrap();
+        }
+    }
+}

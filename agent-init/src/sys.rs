@@ -16,20 +16,6 @@ use nix::unistd::{self, Pid};
 
 use crate::launch::Identity;
 
-/// Signals the kernel raises synchronously on a fault in agent-init itself,
-/// and the two that cannot be caught: not handled through signal-hook (the
-/// faults are, by [`forward_faults`]).
-const NOT_HANDLED: [i32; 8] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-    libc::SIGKILL,
-    libc::SIGSTOP,
-];
-
 /// The signals that are a fault when the kernel raises them and an ordinary
 /// signal when a process sends them (`kill -SEGV`, as dumb-init's tests
 /// do): the latter are forwarded like any other.
@@ -120,10 +106,12 @@ pub fn forward_faults() -> io::Result<std::os::unix::net::UnixDatagram> {
     Ok(rx)
 }
 
-/// Every signal agent-init handles: all standard ones but [`NOT_HANDLED`],
+/// Every signal agent-init handles through signal-hook: all standard ones
+/// but [`FAULTS`] (see [`forward_faults`]) and SIGKILL and SIGSTOP,
 /// and the real-time signals the C library leaves to programs.
 pub fn handled_signals() -> Vec<i32> {
-    let standard = (1..32).filter(|s| !NOT_HANDLED.contains(s));
+    let standard =
+        (1..32).filter(|s| !FAULTS.contains(s) && *s != libc::SIGKILL && *s != libc::SIGSTOP);
     let realtime = libc::SIGRTMIN()..=libc::SIGRTMAX();
     standard.chain(realtime).collect()
 }
@@ -719,7 +707,7 @@ Anonymous: 0 kB
         ] {
             assert!(set.contains(&s), "{s}");
         }
-        for s in NOT_HANDLED {
+        for s in FAULTS.into_iter().chain([libc::SIGKILL, libc::SIGSTOP]) {
             assert!(!set.contains(&s), "{s}");
         }
     }
