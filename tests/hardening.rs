@@ -11,51 +11,12 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use rstest::rstest;
 use support::*;
-
-fn agent(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = agent_init_command();
-    c.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn exits_with(o: &Output, code: i32, needles: &[&str]) {
-    let e = err(o);
-    assert_eq!(o.status.code(), Some(code), "stdout {}; stderr {e}", out(o));
-    for needle in needles {
-        assert!(e.contains(needle), "stderr lacks {needle:?}: {e}");
-    }
-}
-
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(SOON))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, text))
-}
 
 /// A small tmpfs mounted on a scratch directory for the test's lifetime,
 /// to be filled up.

@@ -570,16 +570,6 @@ fn usage_errors_never_exit_2() {
     );
 }
 
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(SOON)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, out)
-}
-
 #[test]
 fn http_endpoint_serves_probes_and_caches() {
     let port = free_port();
@@ -604,16 +594,16 @@ fn http_endpoint_serves_probes_and_caches() {
     wait_for(SOON, "endpoint", || {
         TcpStream::connect(("127.0.0.1", port)).ok()
     });
-    let (code, body) = http_get(port, "/livez");
+    let (code, body) = http_get(port, "/livez").unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("ok   process"), "{body}");
-    let (code, body) = http_get(port, "/readyz");
+    let (code, body) = http_get(port, "/readyz").unwrap();
     assert_eq!(code, 503, "MCP is down: {body}");
     assert!(body.contains("FAIL mcp"), "{body}");
     let _mcp = TcpListener::bind(("127.0.0.1", mcp_port)).unwrap();
-    let (code, body) = http_get(port, "/healthz");
+    let (code, body) = http_get(port, "/healthz").unwrap();
     assert_eq!(code, 200, "MCP is up: {body}");
-    assert_eq!(http_get(port, "/nope").0, 404);
+    assert_eq!(http_get(port, "/nope").unwrap().0, 404);
     init.signal(Signal::SIGTERM);
     assert_eq!(init.wait(SOON).code, Some(143));
 
@@ -638,9 +628,9 @@ fn http_endpoint_serves_probes_and_caches() {
     wait_for(SOON, "endpoint", || {
         TcpStream::connect(("127.0.0.1", port)).ok()
     });
-    assert_eq!(http_get(port, "/readyz").0, 200);
+    assert_eq!(http_get(port, "/readyz").unwrap().0, 200);
     drop(mcp_listener);
-    assert_eq!(http_get(port, "/readyz").0, 200, "cached");
+    assert_eq!(http_get(port, "/readyz").unwrap().0, 200, "cached");
     init.signal(Signal::SIGTERM);
     assert_eq!(init.wait(SOON).code, Some(0));
 }

@@ -716,15 +716,7 @@ restart_delay = "8s"
             .and_then(|v| v["services"][0]["state"].as_str().map(str::to_string))
             .unwrap_or_default()
     };
-    let readyz = || {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        use std::io::{Read, Write};
-        s.set_read_timeout(Some(SOON)).unwrap();
-        write!(s, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let readyz = || http_get(port, "/readyz").unwrap().1;
     wait_for(SOON, "the service to be ready", || {
         (state(&mut init) == "ready").then_some(())
     });

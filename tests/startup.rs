@@ -7,40 +7,12 @@ mod support;
 
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use rstest::rstest;
 use support::*;
-
-/// Runs agent-init (not PID 1) with args and env, returns its output.
-fn agent(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(agent_init());
-    c.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts agent-init exited with `code` and that its error output names
-/// every one of `needles`.
-fn exits_with(o: &Output, code: i32, needles: &[&str]) {
-    let e = err(o);
-    assert_eq!(o.status.code(), Some(code), "{e}");
-    for needle in needles {
-        assert!(e.contains(needle), "stderr lacks {needle:?}: {e}");
-    }
-}
 
 /// The whole output, line by line: every key with a real value or
 /// `(unset)`, its source in words, variable names under env.set in their

@@ -433,3 +433,48 @@ pub fn kubelet_volume(dir: &std::path::Path, stamp: &str, keys: &[(&str, &str)])
         }
     }
 }
+
+/// Runs agent-init (not PID 1) with `args` and `env`; its whole output.
+pub fn agent(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = agent_init_command();
+    c.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+pub fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn err(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts agent-init exited with `code` and that its error output names
+/// every one of `needles`.
+pub fn exits_with(o: &std::process::Output, code: i32, needles: &[&str]) {
+    let e = err(o);
+    assert_eq!(o.status.code(), Some(code), "stdout {}; stderr {e}", out(o));
+    for needle in needles {
+        assert!(e.contains(needle), "stderr lacks {needle:?}: {e}");
+    }
+}
+
+/// `GET path` from the probe endpoint on `port`: the status code (0 when
+/// there is no status line) and the whole answer.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(SOON))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((code, text))
+}
