@@ -30,7 +30,7 @@ PYTHON  ?= python3
 export TEST_AGENT_INIT_BIN := $(CURDIR)/target/x86_64-unknown-linux-musl/release/agent-init
 export MCP_PYTHON     := $(CURDIR)/$(VENV)/bin/python
 
-.PHONY: setup build test fuzz fuzz-smoke test-aarch64 sbom dist reproducible manifests unit lint layers integration fmt clean demo mcp-venv bench \
+.PHONY: setup build test instructions fuzz fuzz-smoke test-aarch64 sbom dist reproducible manifests unit lint layers integration fmt clean demo mcp-venv bench \
         base-images images e2e e2e-run image-mcp-server image-dev image-dev-code \
         image-sandbox-base image-sandbox-developer
 
@@ -80,7 +80,7 @@ build-%: setup
 	@mkdir -p target/platform/$(docker_arch_$*)
 	@cp -f target/$*-unknown-linux-musl/release/agent-init target/platform/$(docker_arch_$*)/agent-init
 
-test: setup lint unit fuzz-smoke manifests integration test-aarch64 reproducible e2e
+test: setup lint unit fuzz-smoke manifests integration instructions test-aarch64 reproducible e2e
 
 # The aarch64 binary under qemu-user: the core subset (scripts/test-emulated.sh
 # names it), and the x86_64 binary failing it as the negative control.
@@ -190,6 +190,12 @@ e2e-run: base-images image-mcp-server $(addprefix image-,$(E2E_IMAGES)) image-de
 integration: build mcp-venv
 	$(CARGO) test --locked -p agent-init-tests --test init --test tty --test health --test startup --test security --test services --test hardening \
 	  -- --test-threads 2
+
+# Start-up cost as a test: the instructions of `agent-init -- true` as PID 1
+# (callgrind counts the same on a busy machine), at most the checked-in
+# ceiling.
+instructions: build
+	$(PYTHON) bench/instructions.py --check bench/instructions.ceiling
 
 # The Kubernetes manifests, validated offline against the API schemas.
 manifests: $(K8S_VENV)/.installed

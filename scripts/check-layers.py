@@ -13,11 +13,12 @@ import sys
 # Bottom first. A module may use only modules of lower layers.
 LAYERS = [
     ["logging", "presets"],
-    ["launch"],
     ["sys"],
+    ["launch"],
     ["exit"],
     ["files", "output", "config", "children", "state"],
     ["spawn"],
+    ["process"],
     ["steps", "health", "exec", "status"],
     ["supervise", "reload"],
     ["cli"],
@@ -64,12 +65,21 @@ def main():
                 problems.append(
                     f"{m} (layer {layer[m]}) uses {n} (layer {layer[n]}): dependencies must go down"
                 )
+    # The layer list in lib.rs's documentation is this table.
+    line = " < ".join("{" + ", ".join(ms) + "}" for ms in LAYERS)
+    lib = os.path.join(root, "lib.rs")
+    if os.path.exists(lib) and os.path.basename(os.path.normpath(root)) == "src":
+        doc = open(lib, encoding="utf-8").read()
+        m = re.search(r"//! (\{[^\n]*\n(?://![^\n]*\n)*?)//!\s*\n", doc)
+        shown = " ".join(l.lstrip("/!").strip() for l in m.group(1).splitlines()) if m else None
+        if shown is None or " ".join(shown.split()) != line:
+            problems.append(f"{lib}: its layer list (the lines from the first `{{`) is not {line}")
     if "--graph" in sys.argv:
         for m in sorted(graph):
             print(f"{m} -> {', '.join(sorted(graph[m]))}")
     if problems:
         print("\n".join(problems))
         sys.exit(1)
-    print("layers ok: " + " < ".join("{" + ", ".join(ms) + "}" for ms in LAYERS))
+    print("layers ok: " + line)
 
 main()

@@ -3,7 +3,8 @@
 # Ubuntu machine, and nothing when it is all there (so `make` runs it every
 # time): the build's tools and the musl targets (x86_64 and aarch64), the
 # tools the black-box tests drive (unshare, nsenter, setpriv), python3-venv
-# for the tests' MCP server, and for the aarch64 build and its tests:
+# for the tests' MCP server, valgrind (the start-up instruction count) and
+# strace (system calls per forwarded signal, in the benchmarks), and for the aarch64 build and its tests:
 # clang and the arm64 musl headers (two crates compile a little C),
 # qemu-user-static, and the cargo subcommands of the release artifacts
 # (cargo-auditable and cargo-cyclonedx, at pinned versions).
@@ -18,14 +19,14 @@ missing=()
 for tool in cc:gcc file:file unshare:util-linux nsenter:util-linux setpriv:util-linux \
             mount:mount make:make ps:procps git:git npm:npm python3:python3 \
             musl-gcc:musl-tools openssl:openssl curl:curl clang:clang readelf:binutils \
-            qemu-aarch64-static:qemu-user-static; do
+            qemu-aarch64-static:qemu-user-static valgrind:valgrind strace:strace; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   missing+=(python3-venv)
 fi
-# The C headers of musl for arm64 (signal-hook's siginfo helper includes
-# <signal.h>): Debian's musl-dev of the arm64 architecture.
+# The C headers of musl for arm64 (the C that ring compiles includes the C
+# library's headers): Debian's musl-dev of the arm64 architecture.
 if [ ! -f /usr/include/aarch64-linux-musl/signal.h ]; then
   if command -v dpkg >/dev/null 2>&1 && ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "setup: adding the arm64 architecture to dpkg (for musl-dev:arm64)"

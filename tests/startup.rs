@@ -1075,3 +1075,109 @@ fn on_change_restart_starts_it_again_with_the_new_values(#[case] keep_alive: boo
     };
     assert!(out.stderr.contains(what), "{}", out.stderr);
 }
+
+/// A reload's restart of the command and a `signal:` reaction honour
+/// `signal_target`: with `child` they reach the command alone, not a helper
+/// it started in its group; with `group` (the negative control) the helper
+/// gets them too.
+#[rstest]
+fn reload_reactions_honour_the_signal_target(
+    #[values("restart", "signal:SIGHUP")] on_change: &str,
+    #[values("child", "group")] target: &str,
+) {
+    let s = Scratch::new("reload-target");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..1", &[("GREETING", "one")]);
+    let hits = s.path("helper-hits");
+    std::fs::write(&hits, "").unwrap();
+    std::fs::write(
+        s.path("c.toml"),
+        format!(
+            "signal_target = \"{target}\"\n[[configmaps]]\npath = \"{}\"\non_change = \"{on_change}\"\n",
+            vol.display()
+        ),
+    )
+    .unwrap();
+    // The helper records every TERM or HUP it gets and keeps running.
+    let body = format!(
+        "sh -c 'trap \"echo hit >> {h}\" TERM HUP; while :; do sleep 0.05; done' & \
+         trap 'exit 0' TERM; trap 'echo hup' HUP; echo \"started $GREETING\"; \
+         while :; do sleep 0.05; done",
+        h = hits.display()
+    );
+    let mut init = start(
+        As::Pid1,
+        &["--config", &s.s("c.toml"), "--", "sh", "-c", &body],
+    );
+    init.expect("started one");
+    kubelet_volume(&vol, "..2", &[("GREETING", "two")]);
+    init.expect(if on_change == "restart" {
+        "started two"
+    } else {
+        "hup"
+    });
+    let hit = || !std::fs::read_to_string(&hits).unwrap().is_empty();
+    if target == "group" {
+        wait_for(Duration::from_secs(5), "the helper's record", || {
+            hit().then_some(())
+        });
+    } else {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            !hit(),
+            "the helper was signalled with signal_target = child"
+        );
+    }
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// A command that cannot be started again after a reload ends the init
+/// with the start's error (127: gone), but in order: the services still
+/// get their stop signal and stop, instead of dying by SIGKILL with the
+/// namespace.
+#[test]
+fn a_command_that_cannot_start_again_still_ends_in_an_orderly_shutdown() {
+    let s = Scratch::new("restart-gone");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..1", &[("GREETING", "one")]);
+    std::fs::copy("/bin/sh", s.path("cmd")).unwrap();
+    std::fs::write(
+        s.path("c.toml"),
+        format!(
+            "[[configmaps]]\npath = \"{}\"\non_change = \"restart\"\n\
+             [services.svc]\ncommand = [\"sh\", \"-c\", \"trap 'echo svc stopped; exit 0' TERM; echo svc up; while :; do sleep 0.05; done\"]\n",
+            vol.display()
+        ),
+    )
+    .unwrap();
+    let mut init = start(
+        As::Pid1,
+        &[
+            "--config",
+            &s.s("c.toml"),
+            "--",
+            &s.s("cmd"),
+            "-c",
+            "trap 'exit 0' TERM; echo \"started $GREETING\"; while :; do sleep 0.05; done",
+        ],
+    );
+    init.expect("[svc] svc up");
+    init.expect("started one");
+    std::fs::remove_file(s.path("cmd")).unwrap();
+    kubelet_volume(&vol, "..2", &[("GREETING", "two")]);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(127), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("restarting the command"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.iter().any(|l| l == "[svc] svc stopped"),
+        "the service was not stopped in order: {:?}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}

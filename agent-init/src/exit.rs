@@ -98,17 +98,6 @@ pub fn signal_code(signo: i32) -> u8 {
     128u8.wrapping_add(signo as u8)
 }
 
-/// The exit code a shell would report for a child's wait status.
-pub fn from_wait_status(status: nix::sys::wait::WaitStatus) -> u8 {
-    use nix::sys::wait::WaitStatus;
-    match status {
-        WaitStatus::Exited(_, code) => code as u8,
-        WaitStatus::Signaled(_, sig, _) => signal_code(sig as i32),
-        // Stops and continues are not terminations; callers never pass them.
-        _ => SOFTWARE,
-    }
-}
-
 /// Maps a failed spawn like a shell: 127 not found, 126 found but not
 /// executable, anything else (fork failing) is an OS error.
 pub fn exec_error(program: &std::ffi::OsStr, e: io::Error) -> Error {
@@ -137,18 +126,10 @@ pub fn exec_error(program: &std::ffi::OsStr, e: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sys::signal::Signal;
-    use nix::sys::wait::WaitStatus;
-    use nix::unistd::Pid;
 
     #[test]
     fn signal_exit_is_128_plus_n() {
-        let pid = Pid::from_raw(42);
-        assert_eq!(
-            from_wait_status(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
-            137
-        );
-        assert_eq!(from_wait_status(WaitStatus::Exited(pid, 3)), 3);
+        assert_eq!(signal_code(9), 137);
         assert_eq!(Error::Interrupted(15).code(), 143);
     }
 

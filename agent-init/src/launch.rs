@@ -20,11 +20,82 @@ pub struct Identity {
     pub home: Option<String>,
 }
 
+/// A command's environment: read like the map it is; changed only through
+/// [`Env::insert`] and [`Env::extend`], so it knows whether it is still the
+/// one agent-init inherited (a process then gets `environ` as it is, with
+/// no copy built for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    /// Whether `vars` (with `raw_env`) is exactly agent-init's own
+    /// environment.
+    inherited: bool,
+}
+
+impl Env {
+    pub fn insert(&mut self, name: String, value: String) {
+        if self.vars.get(&name) != Some(&value) {
+            self.inherited = false;
+            self.vars.insert(name, value);
+        }
+    }
+
+    pub fn extend(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        for (name, value) in vars {
+            self.insert(name, value);
+        }
+    }
+
+    /// Whether this is still agent-init's own environment, unchanged.
+    pub fn inherited(&self) -> bool {
+        self.inherited
+    }
+}
+
+impl std::ops::Deref for Env {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.vars
+    }
+}
+
+impl<'a> IntoIterator for &'a Env {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.vars.iter()
+    }
+}
+
+/// An environment from elsewhere (a configuration, another process): to be
+/// set as it is, never taken for agent-init's own.
+impl From<BTreeMap<String, String>> for Env {
+    fn from(vars: BTreeMap<String, String>) -> Env {
+        Env {
+            vars,
+            inherited: false,
+        }
+    }
+}
+
+impl From<Env> for BTreeMap<String, String> {
+    fn from(env: Env) -> Self {
+        env.vars
+    }
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env::from(BTreeMap::new())
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Launch {
     /// The environment of the command, as text: every variable whose name
     /// and value are UTF-8, and all that agent-init sets.
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// The variables inherited whose name or value is not UTF-8, byte for
     /// byte: passed on as they came (a variable of the same name in `env`
     /// replaces one here).
@@ -46,22 +117,21 @@ pub struct Launch {
 
 impl Launch {
     pub fn from_process() -> Launch {
-        use std::os::unix::ffi::OsStringExt;
         let mut env = BTreeMap::new();
         let mut raw_env = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            match (k.into_string(), v.into_string()) {
+        for (k, v) in crate::sys::environ() {
+            match (std::str::from_utf8(k), std::str::from_utf8(v)) {
                 (Ok(k), Ok(v)) => {
-                    env.insert(k, v);
+                    env.insert(k.to_string(), v.to_string());
                 }
-                (k, v) => raw_env.push((
-                    k.map_or_else(OsStringExt::into_vec, String::into_bytes),
-                    v.map_or_else(OsStringExt::into_vec, String::into_bytes),
-                )),
+                _ => raw_env.push((k.to_vec(), v.to_vec())),
             }
         }
         Launch {
-            env,
+            env: Env {
+                vars: env,
+                inherited: true,
+            },
             raw_env,
             user: None,
             no_new_privs: false,

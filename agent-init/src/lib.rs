@@ -3,9 +3,12 @@
 //! binary (`main.rs`) is this library's [`main`] and the allocator; the
 //! library also serves the fuzz targets ([`fuzz`]).
 //!
-//! The modules depend on each other one way, bottom to top:
-//! sys, logging, presets, launch < exit, files, output < config, spawn,
-//! children, state < steps, health, exec < cli < init < main.
+//! The modules depend on each other one way, bottom to top (the table of
+//! scripts/check-layers.py, which checks both the code and this list):
+//! {logging, presets} < {sys} < {launch} < {exit} < {files, output, config,
+//! children, state} < {spawn} < {process} < {steps, health, exec, status} <
+//! {supervise, reload} < {cli} < {init} < {fuzz} < {lib, main}
+//!
 
 // A panic in PID 1 kills the container: none outside tests.
 #![cfg_attr(
@@ -35,6 +38,7 @@ mod launch;
 mod logging;
 mod output;
 mod presets;
+mod process;
 mod reload;
 mod spawn;
 mod state;
@@ -44,6 +48,8 @@ mod supervise;
 mod sys;
 
 use std::process::ExitCode;
+
+pub use sys::Allocator;
 
 use tracing::level_filters::LevelFilter;
 
@@ -58,8 +64,9 @@ pub fn main() -> ExitCode {
     sys::remember_original_mask();
     // Before anything is written: what to mask wherever it turns up.
     logging::remember_secrets_of_env(
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        sys::environ().filter_map(|(k, v)| {
+            Some((std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?))
+        }),
     );
     let invocation = match cli::parse(std::env::args_os().collect()) {
         Ok(i) => i,

@@ -1,10 +1,11 @@
 //! The agent-init binary: the allocator, then the library's `main`.
 
 /// musl's allocator is small but slow with the many small allocations of
-/// argument parsing and configuration loading; dlmalloc cuts startup time
-/// (measured by `make bench`) at a few KiB of code.
+/// argument parsing and configuration loading: dlmalloc behind a spin lock
+/// (see `Allocator`) cuts start-up (measured by `make bench`) at a few KiB
+/// of code.
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: agent_init::Allocator = agent_init::Allocator::new();
 
 fn main() -> std::process::ExitCode {
     agent_init::main()

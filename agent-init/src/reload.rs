@@ -41,6 +41,8 @@ struct Watched {
     prefix: String,
     dir: PathBuf,
     on_change: OnChange,
+    /// Whom a `signal:` reaction reaches (`signal_target`).
+    target: crate::config::SignalTarget,
     /// key → (destination, mode)
     files: Vec<(String, PathBuf, u32)>,
     /// Credentials read from inside the directory: (source, destination, mode).
@@ -138,6 +140,7 @@ pub fn start(
             label,
             dir,
             on_change,
+            target: c.signal_target,
             files,
             credentials,
             exported,
@@ -372,7 +375,7 @@ fn changed(
     if let OnChange::Signal(signo) = w.on_change {
         match shared.command_pid() {
             Some(pid) => {
-                crate::sys::send_group(pid, signo, false);
+                crate::process::Target::new(pid, w.target).signal(signo);
                 tracing::info!(
                     "{}: sent {} to the command",
                     w.label,

@@ -17,15 +17,19 @@ pub fn command(argv: &[OsString], launch: &Launch, placement: Placement) -> Comm
         None => (&OsString::new(), &[][..]),
     };
     let mut cmd = Command::new(program);
-    use std::os::unix::ffi::OsStrExt;
-    let raw = launch.raw_env.iter().map(|(k, v)| {
-        (
-            std::ffi::OsStr::from_bytes(k),
-            std::ffi::OsStr::from_bytes(v),
-        )
-    });
-    // The bytes it was given; what agent-init set, over them.
-    cmd.args(args).env_clear().envs(raw).envs(&launch.env);
+    cmd.args(args);
+    // Unchanged, agent-init's own environment goes as it is (no copy);
+    // else the bytes it was given, with what agent-init set over them.
+    if !launch.env.inherited() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = launch.raw_env.iter().map(|(k, v)| {
+            (
+                std::ffi::OsStr::from_bytes(k),
+                std::ffi::OsStr::from_bytes(v),
+            )
+        });
+        cmd.env_clear().envs(raw).envs(launch.env.iter());
+    }
     // The init itself leaves for `/` once the command runs (so it does not
     // pin the workspace's mount); what it starts later still starts where
     // the init was started.
@@ -35,7 +39,10 @@ pub fn command(argv: &[OsString], launch: &Launch, placement: Placement) -> Comm
     sys::place_child(
         &mut cmd,
         placement,
-        launch.user.as_ref(),
+        launch
+            .user
+            .as_ref()
+            .map(|i| (i.uid, i.gid, i.groups.as_slice())),
         launch.no_new_privs,
     );
     cmd

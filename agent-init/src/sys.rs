@@ -14,11 +14,11 @@ use nix::libc;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{self, Pid};
 
-use crate::launch::Identity;
-
 /// The signals that are a fault when the kernel raises them and an ordinary
 /// signal when a process sends them (`kill -SEGV`, as dumb-init's tests
-/// do): the latter are forwarded like any other.
+/// do): the latter are forwarded like any other. Blocked, they still end
+/// agent-init when the kernel raises them: a fault is delivered even to a
+/// blocked signal (and to PID 1) with the default action.
 pub const FAULTS: [i32; 6] = [
     libc::SIGSEGV,
     libc::SIGBUS,
@@ -28,87 +28,9 @@ pub const FAULTS: [i32; 6] = [
     libc::SIGSYS,
 ];
 
-/// Where the fault signals' handler writes what processes sent: the write
-/// end of a socket pair (-1 until [`forward_faults`]).
-static FAULT_SOCKET: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-/// The handler of [`FAULTS`]. Sent by a process (`si_code` ≤ 0: kill,
-/// sigqueue, tkill), the signal and its sender go to the loop as 8 bytes
-/// on the socket. Raised by the kernel, it is a fault of agent-init itself:
-/// the default comes back and the signal is raised again, so agent-init
-/// ends as the kernel would have ended it (a fault instruction faults again
-/// on return, which even PID 1 cannot survive).
-extern "C" fn on_fault(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler;
-    // errno is saved and restored around the calls below, all of which
-    // (sigaction, raise, getpid, _exit, write) are async-signal-safe; the
-    // buffer lives on this frame.
-    unsafe {
-        let errno = *libc::__errno_location();
-        let code = if info.is_null() { 1 } else { (*info).si_code };
-        if code > 0 {
-            let mut dfl: libc::sigaction = std::mem::zeroed();
-            dfl.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(signo, &dfl, std::ptr::null_mut());
-            libc::raise(signo);
-            // PID 1 is not killed by a signal it has no handler for, and a
-            // trap or a seccomp SIGSYS does not fault again on return: end
-            // as the kernel would have ended anyone else.
-            if libc::getpid() == 1 && (signo == libc::SIGTRAP || signo == libc::SIGSYS) {
-                libc::_exit(128 + signo);
-            }
-        } else {
-            let pid = (*info).si_pid();
-            let fd = FAULT_SOCKET.load(std::sync::atomic::Ordering::Relaxed);
-            let mut msg = [0u8; 8];
-            msg[..4].copy_from_slice(&signo.to_ne_bytes());
-            msg[4..].copy_from_slice(&pid.to_ne_bytes());
-            if fd >= 0 {
-                libc::write(fd, msg.as_ptr().cast(), msg.len());
-            }
-        }
-        *libc::__errno_location() = errno;
-    }
-}
-
-/// Installs the handler of [`FAULTS`]; returns the socket on which the
-/// signals processes send arrive, a datagram of 8 bytes each (signal,
-/// sender; native byte order).
-pub fn forward_faults() -> io::Result<std::os::unix::net::UnixDatagram> {
-    use std::os::fd::IntoRawFd;
-    let (rx, tx) = std::os::unix::net::UnixDatagram::pair()?;
-    rx.set_nonblocking(true)?;
-    tx.set_nonblocking(true)?;
-    let previous = FAULT_SOCKET.swap(tx.into_raw_fd(), std::sync::atomic::Ordering::SeqCst);
-    if previous >= 0 {
-        // SAFETY: the descriptor was ours (a second call's predecessor).
-        unsafe { libc::close(previous) };
-    }
-    for signo in FAULTS {
-        // SAFETY: the action is plain data, its handler an extern "C"
-        // function that only makes async-signal-safe calls (see on_fault).
-        let rc = unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                on_fault;
-            act.sa_sigaction = handler as usize;
-            // On the alternate stack Rust sets up, so an overflowed stack
-            // still reaches the handler (which lets the fault end us).
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut act.sa_mask);
-            libc::sigaction(signo, &act, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    note_installed(&FAULTS);
-    Ok(rx)
-}
-
-/// Every signal agent-init handles through signal-hook: all standard ones
-/// but [`FAULTS`] (see [`forward_faults`]) and SIGKILL and SIGSTOP,
-/// and the real-time signals the C library leaves to programs.
+/// Every signal a name may stand for in the configuration: all standard
+/// ones but [`FAULTS`], SIGKILL and SIGSTOP, and the real-time signals the
+/// C library leaves to programs.
 pub fn handled_signals() -> Vec<i32> {
     let standard =
         (1..32).filter(|s| !FAULTS.contains(s) && *s != libc::SIGKILL && *s != libc::SIGSTOP);
@@ -116,81 +38,226 @@ pub fn handled_signals() -> Vec<i32> {
     standard.chain(realtime).collect()
 }
 
-/// The signals agent-init has installed a handler for, one bit each: what a
-/// child must set back to the default before it execs.
-static INSTALLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Records that handlers for `signals` are installed.
-pub fn note_installed(signals: &[i32]) {
-    let bits = signals
-        .iter()
-        .filter(|s| (1..=64).contains(*s))
-        .fold(0u64, |b, s| b | 1 << (s - 1));
-    INSTALLED.fetch_or(bits, std::sync::atomic::Ordering::SeqCst);
+/// Every signal the init takes in: the handled ones and [`FAULTS`].
+pub fn init_signals() -> Vec<i32> {
+    let mut all = handled_signals();
+    all.extend(FAULTS);
+    all
 }
 
-/// Blocks (`true`) or unblocks `signals` for the calling thread; threads
-/// created afterwards start with the same mask. A blocked signal is never
-/// discarded, not even by PID 1 without a handler: it waits, pending.
-pub fn set_blocked(signals: &[i32], blocked: bool) -> io::Result<()> {
-    // SAFETY: the set is plain data, initialised by sigemptyset before
-    // use; pthread_sigmask only reads it.
-    let rc = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signo in signals {
-            libc::sigaddset(&mut set, signo);
-        }
-        let how = if blocked {
-            libc::SIG_BLOCK
-        } else {
-            libc::SIG_UNBLOCK
-        };
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
+/// A signal taken off a [`SignalFd`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub signo: i32,
+    /// Who sent it: a process (kill, sigqueue, tkill); 0 when the kernel
+    /// raised it or the sender is outside our PID namespace.
+    pub sender: i32,
 }
 
-/// Takes every pending (blocked) signal of `signals` off the calling
-/// thread's and the process's queue, unhandled; returns their numbers.
-pub fn discard_pending(signals: &[i32]) -> Vec<i32> {
-    let mut taken = Vec::new();
-    if signals.is_empty() {
-        return taken;
-    }
-    // SAFETY: the set is plain data initialised by sigemptyset; a zero
-    // timeout makes sigtimedwait return at once (EAGAIN when nothing is
-    // pending); no siginfo is asked for.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signo in signals {
-            libc::sigaddset(&mut set, signo);
-        }
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // Bounded: each call takes one signal off, and there are at most
-        // a few per number (standard signals do not queue).
-        for _ in 0..1024 {
-            let signo = libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
-            if signo <= 0 {
-                break;
+/// A signalfd: the signals of its set, blocked for every thread, are read
+/// from it instead of running a handler (no handler frame, no self-pipe:
+/// one read takes all that are pending, with their senders).
+pub struct SignalFd(std::os::fd::OwnedFd);
+
+/// How many signals one read takes at most.
+pub const SIGNALS_PER_READ: usize = 16;
+
+impl SignalFd {
+    /// Blocks `signals` for the calling thread and every thread it starts
+    /// from now on, and opens a non-blocking signalfd for them. Call it
+    /// before any thread exists: a thread with a signal unblocked would
+    /// get its default action instead. A blocked signal is never
+    /// discarded, not even by PID 1: it waits on the descriptor.
+    pub fn open(signals: &[i32]) -> io::Result<SignalFd> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the set is plain data initialised by sigemptyset before
+        // use; pthread_sigmask and signalfd only read it; the descriptor
+        // signalfd returns is new and owned by nobody else.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &signo in signals {
+                libc::sigaddset(&mut set, signo);
             }
-            taken.push(signo);
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            if rc != 0 {
+                return Err(io::Error::from_raw_os_error(rc));
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(SignalFd(std::os::fd::OwnedFd::from_raw_fd(fd)))
         }
     }
-    taken
+
+    /// Takes what is pending (at most [`SIGNALS_PER_READ`]) into `into`;
+    /// returns how many. `WouldBlock` when nothing is.
+    pub fn read(&self, into: &mut std::collections::VecDeque<Received>) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: signalfd_siginfo is plain data (all integers), so zeroed
+        // is a valid value; read(2) writes at most the buffer's size into
+        // memory this frame owns; the kernel writes whole records only.
+        let (buf, n) = unsafe {
+            let mut buf: [libc::signalfd_siginfo; SIGNALS_PER_READ] = std::mem::zeroed();
+            let n = libc::read(
+                self.0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                std::mem::size_of_val(&buf),
+            );
+            (buf, n)
+        };
+        let Ok(bytes) = usize::try_from(n) else {
+            return Err(io::Error::last_os_error());
+        };
+        let count = bytes / SIZE;
+        for info in buf.iter().take(count) {
+            let code = info.ssi_code;
+            let sender = if code <= 0 {
+                i32::try_from(info.ssi_pid).unwrap_or(0)
+            } else {
+                0
+            };
+            into.push_back(Received {
+                signo: i32::try_from(info.ssi_signo).unwrap_or(0),
+                sender,
+            });
+        }
+        Ok(count)
+    }
 }
 
-fn installed() -> Vec<i32> {
-    let bits = INSTALLED.load(std::sync::atomic::Ordering::SeqCst);
-    (1..=64).filter(|s| bits & (1 << (s - 1)) != 0).collect()
+impl std::os::fd::AsRawFd for SignalFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Registers a signalfd with the runtime's reactor.
+pub fn signals_async(fd: SignalFd) -> io::Result<tokio::io::unix::AsyncFd<SignalFd>> {
+    // SAFETY: `SignalFd` owns its descriptor, which stays open and the
+    // same until the AsyncFd (which owns the SignalFd) is dropped.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+            .map_err(io::Error::from)
+    }
+}
+
+/// The global allocator (the binary's, see `main.rs`): dlmalloc behind a
+/// spin lock. musl's own allocator is slow with the many small allocations
+/// of start-up; dlmalloc's global lock is a pthread mutex taken and freed
+/// around every call, in a process whose allocations come nearly all from
+/// one thread. An uncontended atomic swap costs a fraction of that; a
+/// contended lock spins briefly, then yields its time slice.
+pub struct Allocator {
+    locked: std::sync::atomic::AtomicBool,
+    heap: std::cell::UnsafeCell<dlmalloc::Dlmalloc>,
+}
+
+// SAFETY: `heap` is only reached with `locked` held (see `with_heap`).
+unsafe impl Sync for Allocator {}
+
+impl Allocator {
+    pub const fn new() -> Allocator {
+        Allocator {
+            locked: std::sync::atomic::AtomicBool::new(false),
+            heap: std::cell::UnsafeCell::new(dlmalloc::Dlmalloc::new()),
+        }
+    }
+
+    fn with_heap<T>(&self, f: impl FnOnce(&mut dlmalloc::Dlmalloc) -> T) -> T {
+        use std::sync::atomic::Ordering;
+        let mut spins = 0u32;
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            if spins < 64 {
+                spins = spins.saturating_add(1);
+                std::hint::spin_loop();
+            } else {
+                // The holder may be descheduled: let it run.
+                std::thread::yield_now();
+            }
+        }
+        // SAFETY: the lock is held, so this is the only reference to the
+        // heap until it is released below.
+        let result = f(unsafe { &mut *self.heap.get() });
+        self.locked.store(false, Ordering::Release);
+        result
+    }
+}
+
+impl Default for Allocator {
+    fn default() -> Allocator {
+        Allocator::new()
+    }
+}
+
+// SAFETY: every call goes to dlmalloc, which keeps GlobalAlloc's contract
+// (layouts passed through unchanged), one caller at a time (`with_heap`);
+// none of its calls allocate through the global allocator again.
+unsafe impl std::alloc::GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as GlobalAlloc::alloc's contract.
+        self.with_heap(|h| unsafe { h.malloc(layout.size(), layout.align()) })
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as GlobalAlloc::dealloc's contract: `ptr` came from this
+        // allocator with this layout.
+        self.with_heap(|h| unsafe { h.free(ptr, layout.size(), layout.align()) })
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as GlobalAlloc::alloc_zeroed's contract.
+        self.with_heap(|h| unsafe { h.calloc(layout.size(), layout.align()) })
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as GlobalAlloc::realloc's contract.
+        self.with_heap(|h| unsafe { h.realloc(ptr, layout.size(), layout.align(), new_size) })
+    }
+}
+
+/// agent-init's own environment, read in place: (name, value) byte
+/// slices of each `NAME=VALUE` entry, with nothing copied (an entry without
+/// `=` is a name with an empty value). agent-init never changes its
+/// environment (no setenv: the lint configuration forbids
+/// `std::env::set_var`), so the entries stay as they are for good.
+pub fn environ() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings, set up before main and never changed by
+    // agent-init (see above), so each pointer and string stays valid and
+    // unchanged for the life of the process.
+    let mut at = unsafe { environ };
+    std::iter::from_fn(move || {
+        if at.is_null() {
+            return None;
+        }
+        // SAFETY: as above; `at` points into the array, whose end is the
+        // NULL entry, which is never passed.
+        unsafe {
+            let entry = *at;
+            if entry.is_null() {
+                return None;
+            }
+            at = at.add(1);
+            Some(std::ffi::CStr::from_ptr(entry).to_bytes())
+        }
+    })
+    .map(|entry| match entry.iter().position(|&b| b == b'=') {
+        Some(eq) => (
+            entry.get(..eq).unwrap_or_default(),
+            entry.get(eq + 1..).unwrap_or_default(),
+        ),
+        None => (entry, &[][..]),
+    })
 }
 
 /// A signal's conventional name ("SIGTERM", "SIGRTMIN+3").
@@ -250,41 +317,33 @@ pub enum Placement {
     Inherit,
 }
 
-/// Arranges for a spawned child to start with default signal dispositions
-/// and the signal mask agent-init itself started with, in its own session
-/// or foreground process group, then to drop to `identity` and set
+/// Arranges for a spawned child to start with the signal mask agent-init
+/// itself started with, in its own session
+/// or foreground process group, then to drop to `identity` (uid, gid,
+/// supplementary groups) and set
 /// no_new_privs when asked. Spawn it through [`spawn`].
 pub fn place_child(
     cmd: &mut Command,
     placement: Placement,
-    identity: Option<&Identity>,
+    identity: Option<(u32, u32, &[u32])>,
     no_new_privs: bool,
 ) {
     // Everything the closure needs is computed before fork: it must not
     // allocate.
-    let ids = identity.map(|i| {
+    let ids = identity.map(|(uid, gid, groups)| {
         (
-            nix::unistd::Uid::from_raw(i.uid),
-            nix::unistd::Gid::from_raw(i.gid),
-            i.groups
+            nix::unistd::Uid::from_raw(uid),
+            nix::unistd::Gid::from_raw(gid),
+            groups
                 .iter()
                 .copied()
                 .map(nix::unistd::Gid::from_raw)
                 .collect::<Vec<_>>(),
         )
     });
-    let handled = installed();
     let closure = move || -> io::Result<()> {
-        // agent-init's handlers would otherwise swallow a signal meant for
-        // the command before it has exec'd; the signals stay blocked (see
-        // `spawn`) until the defaults are back.
-        for &signo in &handled {
-            // SAFETY: SIG_DFL installs no handler code; sigaction is
-            // async-signal-safe.
-            unsafe {
-                let _ = libc::signal(signo, libc::SIG_DFL);
-            }
-        }
+        // agent-init installs no handlers (its signals come from a
+        // signalfd), so only the mask it blocked them with goes back.
         signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&original_mask()), None)?;
         match placement {
             Placement::Inherit => {}
@@ -473,19 +532,6 @@ pub fn send(pid: i32, signo: i32) -> io::Result<bool> {
         ));
     }
     kill(pid, signo)
-}
-
-/// Sends `signo` to the process group led by `pid` (the command, each
-/// service and job run in a group of their own), or to `pid` alone when
-/// the group is gone; with `stop`, a stopped member then gets SIGCONT, so
-/// it can act on the signal. Errors mean there is nobody left to signal.
-pub fn send_group(pid: i32, signo: i32, stop: bool) {
-    if !matches!(send(-pid, signo), Ok(true)) {
-        let _ = send(pid, signo);
-    }
-    if stop && signo != libc::SIGCONT && (any_stopped(-pid) || any_stopped(pid)) {
-        send_group(pid, libc::SIGCONT, false);
-    }
 }
 
 /// Sends `signo` (0: only checks for targets) to every process this one may

@@ -33,17 +33,16 @@ pub struct Sources {
 impl Sources {
     /// The process's own environment.
     pub fn from_process(file: Option<PathBuf>, flags: Flags) -> Sources {
-        use std::os::unix::ffi::OsStrExt;
         let mut env = Vec::new();
         let mut not_text = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            if !k.as_bytes().starts_with(ENV_PREFIX.as_bytes()) {
+        for (k, v) in crate::sys::environ() {
+            if !k.starts_with(ENV_PREFIX.as_bytes()) {
                 continue;
             }
-            match (k.into_string(), v.into_string()) {
-                (Ok(k), Ok(v)) => env.push((k, v)),
-                (Ok(k), Err(_)) => not_text.push(k),
-                (Err(k), _) => not_text.push(k.as_bytes().escape_ascii().to_string()),
+            match (std::str::from_utf8(k), std::str::from_utf8(v)) {
+                (Ok(k), Ok(v)) => env.push((k.to_string(), v.to_string())),
+                (Ok(k), Err(_)) => not_text.push(k.to_string()),
+                (Err(_), _) => not_text.push(k.escape_ascii().to_string()),
             }
         }
         Sources {

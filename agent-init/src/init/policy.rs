@@ -10,7 +10,6 @@ use nix::libc;
 use nix::sys::wait::WaitStatus;
 
 use crate::config::SignalTarget;
-use crate::exit;
 use crate::sys::signal_name;
 
 /// The system calls the policy makes.
@@ -141,26 +140,11 @@ impl<O: Os> Policy<O> {
     }
 
     fn forward(&mut self, pid: i32, signo: i32) {
-        let target = match self.target {
-            SignalTarget::Group => -pid,
-            SignalTarget::Child => pid,
-        };
-        let result = self.os.kill(target, signo).and_then(|found| {
-            // The group can be gone while the command lives (it moved to a
-            // group of its own): then the command itself still gets it.
-            if !found && target < 0 {
-                self.os.kill(pid, signo)
-            } else {
-                Ok(found)
-            }
-        });
-        match result {
-            Ok(_) => tracing::debug!(signal = signal_name(signo), target, "forwarded"),
-            Err(e) => tracing::warn!(
-                signal = signal_name(signo),
-                target,
-                "forwarding failed: {e}"
-            ),
+        let target = crate::process::Target::new(pid, self.target);
+        let os = &mut self.os;
+        match target.deliver(signo, &mut |p, s| os.kill(p, s)) {
+            Ok(_) => tracing::debug!(signal = signal_name(signo), pid, "forwarded"),
+            Err(e) => tracing::warn!(signal = signal_name(signo), pid, "forwarding failed: {e}"),
         }
     }
 
@@ -235,7 +219,7 @@ impl<O: Os> Policy<O> {
 
     /// The command has exited with `status`: the init's exit code.
     pub fn on_command_exit(&mut self, status: WaitStatus) -> Next {
-        let code = exit::from_wait_status(status);
+        let code = crate::process::Ended(status).code();
         match status {
             WaitStatus::Signaled(_, sig, _) => {
                 tracing::info!(signal = sig.as_str(), code, "command killed by signal")

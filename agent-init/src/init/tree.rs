@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 
+use crate::config::SignalTarget;
+use crate::process::Target;
 use crate::sys::{self, Proc};
 
 /// How often the wait looks whether they are gone: they are not all our
@@ -79,9 +81,11 @@ pub fn terminate_strays(own_pid: i32, spared: &BTreeSet<i32>) -> usize {
         }
     };
     for p in &strays {
-        let _ = sys::send(p.pid, libc::SIGTERM);
+        // Each alone: its group may hold what is spared.
+        let one = Target::new(p.pid, SignalTarget::Child);
+        one.signal(libc::SIGTERM);
         if p.state == 'T' {
-            let _ = sys::send(p.pid, libc::SIGCONT);
+            one.signal(libc::SIGCONT);
         }
         tracing::debug!(pid = p.pid, name = %p.name, "SIGTERM to a process outside the command's group");
     }
@@ -131,7 +135,7 @@ pub async fn finish(own_pid: i32, deadline: Instant, left_alone: &BTreeSet<i32>)
                 named.join(", ")
             );
             for p in &left {
-                let _ = sys::send(p.pid, libc::SIGKILL);
+                Target::new(p.pid, SignalTarget::Child).signal(libc::SIGKILL);
             }
             return left.len();
         }

@@ -6,13 +6,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::wait::WaitStatus;
-
 use crate::config::Config;
 use crate::exit::Error;
 use crate::launch::Launch;
-use crate::sys::{self, Placement};
-use crate::{children, output, spawn};
+use crate::sys::Placement;
+use crate::{output, process, spawn};
 
 /// How long a hook's output may keep coming after it exited (a background
 /// process holding the pipe open must not hold up startup).
@@ -27,7 +25,7 @@ struct Session {
 impl Drop for Session {
     fn drop(&mut self) {
         if !self.done {
-            let _ = sys::send(-self.pid, nix::libc::SIGKILL);
+            process::Target::group(self.pid).signal(nix::libc::SIGKILL);
         }
     }
 }
@@ -48,21 +46,13 @@ pub async fn step(c: &Config, launch: &Launch) -> Result<Option<String>, Error> 
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = spawn::start(cmd, "sh".as_ref())
+        let started = process::start(cmd, "sh".as_ref())
             .map_err(|e| Error::Hook(format!("hook {name}: cannot start sh: {e}")))?;
-        let pid = child.id() as i32;
-        let exited = children::watch(pid);
+        let (pid, exited) = (started.pid, started.exited);
         let mut session = Session { pid, done: false };
         let began = std::time::Instant::now();
-        let out = child
-            .stdout
-            .take()
-            .map(|s| forward(s.into(), name.clone(), "stdout"));
-        let err = child
-            .stderr
-            .take()
-            .map(|s| forward(s.into(), name.clone(), "stderr"));
-        drop(child);
+        let out = started.stdout.map(|s| forward(s, name.clone(), "stdout"));
+        let err = started.stderr.map(|s| forward(s, name.clone(), "stderr"));
         let readers = async {
             let out = async {
                 if let Some(out) = out {
@@ -99,24 +89,9 @@ pub async fn step(c: &Config, launch: &Launch) -> Result<Option<String>, Error> 
         if !drained {
             let _ = tokio::time::timeout(DRAIN, readers).await;
         }
-        match status {
-            WaitStatus::Exited(_, 0) => {}
-            WaitStatus::Exited(_, code) => {
-                return Err(Error::Hook(format!(
-                    "hook {name} failed: exited with {code}"
-                )))
-            }
-            WaitStatus::Signaled(_, sig, _) => {
-                return Err(Error::Hook(format!(
-                    "hook {name} failed: killed by {}",
-                    sig.as_str()
-                )))
-            }
-            other => {
-                return Err(Error::Internal(format!(
-                    "hook {name}: unexpected {other:?}"
-                )))
-            }
+        let ended = process::Ended(status);
+        if ended.failed() {
+            return Err(Error::Hook(format!("hook {name} failed: {ended}")));
         }
         done.push(format!("{name} ({:.1} s)", began.elapsed().as_secs_f64()));
     }

@@ -10,7 +10,8 @@ use nix::libc;
 use nix::sys::wait::WaitStatus;
 use tokio::sync::oneshot;
 
-use super::{describe, stop_requested, terminate, Program, StopRequest};
+use super::{describe, stop_requested, Program, StopRequest};
+use crate::process::{self, Ended};
 use healthcheck::report::fmt_duration;
 
 use crate::config::value::format_duration;
@@ -47,7 +48,7 @@ pub async fn run(spec: Spec, mut stop: oneshot::Receiver<StopRequest>, shared: A
                 if let Some(mut run) = current.take() {
                     let deadline = request.as_ref().map_or_else(Instant::now, |r| r.deadline);
                     let what = format!("job {name}");
-                    let status = terminate(&what, run.pid, libc::SIGTERM, STOP_TIMEOUT, deadline, &mut run.exited).await;
+                    let status = process::stop(&what, process::Target::group(run.pid), libc::SIGTERM, STOP_TIMEOUT, deadline, &mut run.exited).await;
                     let outcome = status.map_or_else(|| "lost after SIGKILL".into(), |s| format!("stopped: {}", describe(s)));
                     finish(&shared, &name, &run, outcome, false);
                 }
@@ -60,7 +61,7 @@ pub async fn run(spec: Spec, mut stop: oneshot::Receiver<StopRequest>, shared: A
                 let Some(run) = current.take() else { continue };
                 let (outcome, ok) = match status {
                     _ if run.timed_out => (format!("timed out after {}: killed", format_duration(spec.timeout)), false),
-                    Some(status) => (describe(status), status == WaitStatus::Exited(nix::unistd::Pid::from_raw(run.pid), 0)),
+                    Some(status) => (describe(status), !Ended(status).failed()),
                     None => ("lost".into(), false),
                 };
                 let took = run.started.elapsed();
@@ -74,7 +75,7 @@ pub async fn run(spec: Spec, mut stop: oneshot::Receiver<StopRequest>, shared: A
             _ = sleep_until(kill_at) => {
                 if let Some(run) = current.as_mut() {
                     tracing::warn!(job = %name, pid = run.pid, "still running after its timeout of {}: SIGKILL", format_duration(spec.timeout));
-                    crate::sys::send_group(run.pid, libc::SIGKILL, false);
+                    process::Target::group(run.pid).signal(libc::SIGKILL);
                     run.timed_out = true;
                 }
             }

@@ -72,17 +72,8 @@ impl Life {
 }
 
 /// How a child ended, in words: "exited with 1", "killed by SIGKILL".
-pub fn describe(status: WaitStatus) -> String {
-    match status {
-        WaitStatus::Exited(_, code) => format!("exited with {code}"),
-        WaitStatus::Signaled(_, sig, _) => format!("killed by {}", sig.as_str()),
-        other => format!("ended ({other:?})"),
-    }
-}
-
-/// Whether the end counts as a failure (for restart = "on-failure").
-fn failed(status: WaitStatus) -> bool {
-    !matches!(status, WaitStatus::Exited(_, 0))
+fn describe(status: WaitStatus) -> String {
+    crate::process::Ended(status).to_string()
 }
 
 /// A request to stop: by when everything must be gone, and who to tell.
@@ -362,40 +353,10 @@ async fn stop_requested(stop: &mut oneshot::Receiver<StopRequest>) -> Option<Sto
     stop.await.ok()
 }
 
-/// Asks process group `pid` to stop with `signo`, and SIGKILLs it when it
-/// has not exited after `timeout` or at `deadline`. Returns how it ended
-/// (None: not even SIGKILL was seen to end it within a second).
-async fn terminate(
-    what: &str,
-    pid: i32,
-    signo: i32,
-    timeout: Duration,
-    deadline: Instant,
-    exited: &mut oneshot::Receiver<WaitStatus>,
-) -> Option<WaitStatus> {
-    sys::send_group(pid, signo, true);
-    let began = Instant::now();
-    let until = (began + timeout).min(deadline);
-    if let Ok(status) = tokio::time::timeout_at(until.into(), &mut *exited).await {
-        return status.ok();
-    }
-    tracing::warn!(
-        pid,
-        "{what} did not stop within {}: SIGKILL",
-        healthcheck::report::fmt_duration(until.saturating_duration_since(began))
-    );
-    sys::send_group(pid, libc::SIGKILL, false);
-    tokio::time::timeout(Duration::from_secs(1), exited)
-        .await
-        .ok()
-        .and_then(Result::ok)
-}
-
 impl Program {
     /// Starts it in a session of its own, with its output going to the
     /// sink line by line. Returns its pid and where its exit will arrive.
     fn spawn(&self) -> Result<(i32, oneshot::Receiver<WaitStatus>), String> {
-        use std::os::fd::OwnedFd;
         use std::process::Stdio;
 
         use crate::output::{self, Sink, Stream};
@@ -408,14 +369,11 @@ impl Program {
             .argv
             .first()
             .map_or(std::ffi::OsStr::new(""), |a| a.as_os_str());
-        let mut child = crate::spawn::start(cmd, program).map_err(|e| e.to_string())?;
-        let pid = child.id() as i32;
-        // Before anything else can run on this thread, so the exit cannot
-        // be reaped unseen.
-        let exited = crate::children::watch(pid);
+        let started = crate::process::start(cmd, program).map_err(|e| e.to_string())?;
+        let (pid, exited) = (started.pid, started.exited);
         let streams = [
-            (child.stdout.take().map(OwnedFd::from), Stream::Stdout),
-            (child.stderr.take().map(OwnedFd::from), Stream::Stderr),
+            (started.stdout, Stream::Stdout),
+            (started.stderr, Stream::Stderr),
         ];
         for (fd, stream) in streams {
             let Some(fd) = fd else { continue };

@@ -9,8 +9,9 @@ use healthcheck::target::Target;
 use tokio::sync::{oneshot, watch};
 
 use super::restart::{Backoff, Decision, CRASH_LIMIT, HEALTHY};
-use super::{describe, failed, stop_requested, terminate, Life, Program, StopRequest};
+use super::{describe, stop_requested, Life, Program, StopRequest};
 use crate::config::{value::format_duration, Restart};
+use crate::process::{self, Ended};
 use crate::state::Shared;
 
 pub struct Spec {
@@ -117,7 +118,7 @@ pub async fn run(
                             report.set(Life::Stopping);
                             let what = format!("service {name}");
                             let deadline = request.as_ref().map_or_else(Instant::now, |r| r.deadline);
-                            let status = terminate(&what, pid, spec.stop_signal, spec.stop_timeout, deadline, &mut exited).await;
+                            let status = process::stop(&what, process::Target::group(pid), spec.stop_signal, spec.stop_timeout, deadline, &mut exited).await;
                             let how = status.map_or_else(|| "lost after SIGKILL".to_string(), describe);
                             tracing::info!(service = %name, pid, "stopped: {how}");
                             report.ended(&how);
@@ -134,7 +135,7 @@ pub async fn run(
                 let how = status.map_or_else(|| "lost".to_string(), describe);
                 report.ended(&how);
                 tracing::warn!(service = %name, pid, "{how}");
-                status.is_none_or(failed)
+                status.is_none_or(|s| Ended(s).failed())
             }
         };
         match backoff.on_exit(spec.restart, ended, started, Instant::now()) {
