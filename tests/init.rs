@@ -410,6 +410,30 @@ fn keep_alive_gives_exec_processes_the_grace_period() {
     );
 }
 
+/// The loop thread's voluntary context switches: each is one wake-up
+/// from a sleep (involuntary ones are preemptions, which a busy machine
+/// causes, not the init).
+fn wakeups(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// Whether the loop thread sleeps in epoll_wait (state S; where the kernel
+/// names the wait channel, in epoll).
+fn asleep_in_epoll(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    let wchan =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/wchan")).unwrap_or_default();
+    state == Some('S') && (wchan.contains("epoll") || wchan.is_empty() || wchan == "0")
+}
+
 #[test]
 fn keep_alive_is_idle_without_wakeups() {
     let mut init = start(As::Pid1, &["--log-level", "debug", "--"]);
@@ -417,16 +441,27 @@ fn keep_alive_is_idle_without_wakeups() {
         init.stderr().contains("settled").then_some(())
     });
     let pid = init.pid();
-    let before = status_field(pid, "voluntary_ctxt_switches").unwrap()
-        + status_field(pid, "nonvoluntary_ctxt_switches").unwrap();
+    // Counting starts once the loop sleeps, seen twice in a row.
+    wait_for(SOON, "the init asleep in epoll_wait", || {
+        (asleep_in_epoll(pid) && {
+            std::thread::sleep(Duration::from_millis(20));
+            asleep_in_epoll(pid)
+        })
+        .then_some(())
+    });
+    let before = wakeups(pid);
     // Measuring idleness needs idle time; this sleep is the measurement
     // window, not a synchronisation.
     std::thread::sleep(Duration::from_secs(2));
-    let after = status_field(pid, "voluntary_ctxt_switches").unwrap()
-        + status_field(pid, "nonvoluntary_ctxt_switches").unwrap();
-    assert_eq!(before, after, "agent-init woke up while idle");
+    assert_eq!(wakeups(pid), before, "agent-init woke up while idle");
     let rss_kib = status_field(pid, "VmRSS").unwrap();
     assert!(rss_kib < 4096, "idle RSS {rss_kib} KiB");
+    // The negative control: a signal (ignored in keep-alive mode) is a
+    // wake-up the count sees.
+    init.signal(Signal::SIGWINCH);
+    wait_for(SOON, "the wake-up of a signal to be counted", || {
+        (wakeups(pid) > before).then_some(())
+    });
     init.signal(Signal::SIGTERM);
     assert_eq!(init.wait(SOON).code, Some(0));
 }
