@@ -98,7 +98,7 @@ workspace.require_mount = true     # default
 #[case::not_a_duration(None, &[("AGENT_INIT_GRACE_PERIOD", "soon")], &[], 78,
     &["grace_period from env AGENT_INIT_GRACE_PERIOD", "`soon` is not a duration"])]
 #[case::unknown_variable(None, &[("AGENT_INIT_NO_SUCH_KEY", "1")], &[], 78, &["AGENT_INIT_NO_SUCH_KEY"])]
-#[case::unknown_preset_from_a_flag(None, &[], &["--preset", "notepad"], 78, &["preset from flag --preset: unknown preset `notepad`"])]
+#[case::unknown_preset_from_a_flag(None, &[], &["--preset", "notepad"], 64, &["preset from flag --preset: unknown preset `notepad`"])]
 #[case::unparsable_flag_value(None, &[], &["--grace-period", "soon"], 64, &["grace_period from flag --grace-period", "soon"])]
 #[case::negative_wait_timeout(None, &[("AGENT_INIT_WAIT__TIMEOUT", "-1")], &["--wait", "tcp://127.0.0.1:9"], 78,
     &["wait.timeout from env AGENT_INIT_WAIT__TIMEOUT: `-1` is negative"])]

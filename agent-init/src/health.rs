@@ -65,12 +65,10 @@ impl HealthOptions {
             None => None,
         };
         // A preset names the CLI the health check looks for.
-        let cli = h.cli.clone().or_else(|| {
-            c.preset
-                .as_deref()
-                .and_then(crate::presets::lookup)
-                .map(|p| p.cli.to_string())
-        });
+        let cli = h
+            .cli
+            .clone()
+            .or_else(|| c.preset.map(|p| p.cli.to_string()));
         Ok(HealthOptions {
             mcp,
             mcp_spec,

@@ -3,6 +3,7 @@
 //! non-interactive trust, config directories) and the executable the health
 //! check looks for. Applied by the `preset` startup step.
 
+#[derive(Debug, PartialEq, Eq)]
 pub struct Preset {
     pub name: &'static str,
     /// The executable the health check looks for.

@@ -115,9 +115,7 @@ pub fn start(
         if !dir.is_dir() {
             continue;
         }
-        let on_change = m
-            .on_change()
-            .map_err(|e| Error::Config(format!("{label}.on_change: {e}")))?;
+        let on_change = m.on_change;
         let files = m
             .files
             .iter()

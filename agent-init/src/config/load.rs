@@ -368,8 +368,11 @@ pub fn load(sources: Sources) -> Result<Loaded, Error> {
     let flag_keys = sources.flags.flags.keys().cloned().collect();
     figment = figment.merge(env_layer).merge(sources.flags);
     let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
-    // A value that parses but is not acceptable (an unknown preset, a
-    // duration too long) is a configuration error, wherever it came from.
+    // A value that parses but is not acceptable (a duration too long, an
+    // unknown check) is a configuration error, wherever it came from; one
+    // that does not parse (`soon` for a duration, a preset or signal that
+    // does not exist: closed sets, like the enums) is a usage error when a
+    // flag gave it.
     validate(&config).map_err(|(key, msg)| {
         // An entry of a list (`configmaps[0].on_change`) came from where
         // the list did.
@@ -413,6 +416,18 @@ fn error_from(source: &str, message: String) -> Error {
 /// "workspace.path from env AGENT_INIT_WORKSPACE__PATH: invalid type: …"
 fn describe(figment: &Figment, e: figment::Error) -> Error {
     let key = e.path.join(".");
+    // An entry of a list as the user writes it: configmaps[0].on_change.
+    let shown = e.path.iter().fold(String::new(), |mut k, part| {
+        if part.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty() {
+            k.push_str(&format!("[{part}]"));
+        } else {
+            if !k.is_empty() {
+                k.push('.');
+            }
+            k.push_str(part);
+        }
+        k
+    });
     let source = if key.is_empty() {
         e.metadata.as_ref().map(layer_name).unwrap_or_default()
     } else {
@@ -421,7 +436,7 @@ fn describe(figment: &Figment, e: figment::Error) -> Error {
     let msg = match (key.is_empty(), source.is_empty()) {
         (true, true) => e.kind.to_string(),
         (true, false) => format!("{source}: {}", e.kind),
-        (false, _) => format!("{key} from {source}: {}", e.kind),
+        (false, _) => format!("{shown} from {source}: {}", e.kind),
     };
     error_from(&source, msg)
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use load::{effective, file_path, from_flags, load, Flags, Loaded, Sources, ENV_PREFIX};
-pub use value::{Mode, Seconds};
+pub use value::{Listen, Mode, OnChange, Preset, Seconds, SignalName};
 
 use crate::logging::{LogFormat, LogLevel};
 
@@ -37,8 +37,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: LogLevel,
     /// CLI preset: claude, codex, gemini, opencode, qwen, openhands, aider.
-    #[serde(deserialize_with = "value::opt_text")]
-    pub preset: Option<String>,
+    pub preset: Option<Preset>,
     /// USER[:GROUP] (names or numbers) the command runs as.
     #[serde(deserialize_with = "value::opt_text")]
     pub user: Option<String>,
@@ -93,8 +92,8 @@ pub struct Service {
     /// running and ready.
     #[serde(default = "yes", deserialize_with = "value::flag")]
     pub required: bool,
-    #[serde(default = "sigterm", deserialize_with = "value::text")]
-    pub stop_signal: String,
+    #[serde(default = "sigterm")]
+    pub stop_signal: SignalName,
     #[serde(default = "stop_timeout")]
     pub stop_timeout: Seconds,
     /// The first restart's delay; it doubles with each crash.
@@ -127,8 +126,8 @@ fn ready_timeout() -> Seconds {
 fn yes() -> bool {
     true
 }
-fn sigterm() -> String {
-    "SIGTERM".into()
+fn sigterm() -> SignalName {
+    SignalName(nix::libc::SIGTERM)
 }
 fn stop_timeout() -> Seconds {
     Seconds::secs(5)
@@ -224,8 +223,7 @@ pub struct ConfigMap {
     /// the command's process group), or `restart` (restage, then restart
     /// the command, or in keep-alive mode the services, with the new
     /// values).
-    #[serde(deserialize_with = "value::text")]
-    pub on_change: String,
+    pub on_change: OnChange,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,8 +337,7 @@ pub struct Health {
     pub skip: Vec<String>,
     /// Serve /livez, /readyz, /healthz on this address (a port alone:
     /// 127.0.0.1).
-    #[serde(deserialize_with = "value::opt_text")]
-    pub listen: Option<String>,
+    pub listen: Option<Listen>,
     /// How long an HTTP probe result may be reused.
     pub cache: Seconds,
 }
@@ -409,40 +406,8 @@ impl Default for ConfigMap {
             prefix: String::new(),
             files: Vec::new(),
             optional: false,
-            on_change: "restage".into(),
+            on_change: OnChange::Restage,
         }
-    }
-}
-
-/// What to do when a mounted ConfigMap or Secret changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnChange {
-    Restage,
-    /// Restage, then send this signal to the command's process group.
-    Signal(i32),
-    /// Restage, then stop the command and start it again with the new
-    /// values (in keep-alive mode: the services).
-    Restart,
-}
-
-impl ConfigMap {
-    /// `on_change`, checked: `restage` or `signal:SIGNAME`.
-    pub fn on_change(&self) -> Result<OnChange, String> {
-        let v = self.on_change.trim();
-        if v == "restage" {
-            return Ok(OnChange::Restage);
-        }
-        if v == "restart" {
-            return Ok(OnChange::Restart);
-        }
-        if let Some(sig) = v.strip_prefix("signal:") {
-            return crate::sys::signal_number(sig)
-                .map(OnChange::Signal)
-                .ok_or_else(|| format!("`{sig}` is not a signal agent-init can send"));
-        }
-        Err(format!(
-            "`{v}` is not `restage`, `signal:SIGNAME` (e.g. signal:SIGHUP) or `restart`"
-        ))
     }
 }
 
@@ -508,17 +473,6 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
         }
         within(&key, *t, HOUR)?;
     }
-    if let Some(p) = &c.preset {
-        if crate::presets::lookup(p).is_none() {
-            return bad(
-                "preset",
-                format!("unknown preset `{p}` (known: {})", crate::presets::names()),
-            );
-        }
-    }
-    if let Some(addr) = &c.health.listen {
-        parse_listen(addr).map_err(|e| ("health.listen".to_string(), e))?;
-    }
     for name in &c.health.skip {
         if !healthcheck::CHECKS.contains(&name.as_str()) {
             return bad("health.skip", unknown_check(name));
@@ -535,11 +489,6 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     for (i, cr) in c.credentials.iter().enumerate() {
         if cr.dest.is_empty() {
             return bad(&format!("credentials[{i}].dest"), "is required".into());
-        }
-    }
-    for (i, m) in c.configmaps.iter().enumerate() {
-        if let Err(msg) = m.on_change() {
-            return bad(&format!("configmaps[{i}].on_change"), msg);
         }
     }
     validate_services(c)?;
@@ -579,12 +528,6 @@ fn validate_services(c: &Config) -> Result<(), (String, String)> {
         }
         if s.command.first().is_none_or(|c| c.trim().is_empty()) {
             return bad(key("command"), "is empty".into());
-        }
-        if crate::sys::signal_number(&s.stop_signal).is_none() {
-            return bad(
-                key("stop_signal"),
-                format!("`{}` is not a signal agent-init can send", s.stop_signal),
-            );
         }
         for (field, d, max) in [
             ("stop_timeout", s.stop_timeout, HOUR),

@@ -314,6 +314,141 @@ impl<'de> Deserialize<'de> for Mode {
     }
 }
 
+/// A signal given by name (`SIGTERM`, `TERM`, `SIGRTMIN+2`) or number,
+/// checked at load: one agent-init can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalName(pub i32);
+
+impl SignalName {
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Display for SignalName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&crate::sys::signal_name(self.0))
+    }
+}
+
+impl Serialize for SignalName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for SignalName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = text(d)?;
+        crate::sys::signal_number(&t)
+            .map(SignalName)
+            .ok_or_else(|| de::Error::custom(format!("`{t}` is not a signal agent-init can send")))
+    }
+}
+
+/// What to do when a mounted ConfigMap or Secret changes: `restage`,
+/// `signal:SIGNAME` or `restart`, checked at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnChange {
+    #[default]
+    Restage,
+    /// Restage, then send this signal to the command (as `signal_target`
+    /// says: its process group, or it alone).
+    Signal(i32),
+    /// Restage, then stop the command and start it again with the new
+    /// values (in keep-alive mode: the services).
+    Restart,
+}
+
+impl OnChange {
+    pub fn parse(text: &str) -> Result<OnChange, String> {
+        let v = text.trim();
+        match v {
+            "restage" => return Ok(OnChange::Restage),
+            "restart" => return Ok(OnChange::Restart),
+            _ => {}
+        }
+        if let Some(sig) = v.strip_prefix("signal:") {
+            return crate::sys::signal_number(sig)
+                .map(OnChange::Signal)
+                .ok_or_else(|| format!("`{sig}` is not a signal agent-init can send"));
+        }
+        Err(format!(
+            "`{v}` is not `restage`, `signal:SIGNAME` (e.g. signal:SIGHUP) or `restart`"
+        ))
+    }
+}
+
+impl fmt::Display for OnChange {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            OnChange::Restage => f.write_str("restage"),
+            OnChange::Restart => f.write_str("restart"),
+            OnChange::Signal(s) => write!(f, "signal:{}", crate::sys::signal_name(*s)),
+        }
+    }
+}
+
+impl Serialize for OnChange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for OnChange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        OnChange::parse(&text(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// Where the health endpoint listens, checked at load (see
+/// `config::parse_listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub std::net::SocketAddr);
+
+impl Serialize for Listen {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::parse_listen(&text(d)?)
+            .map(Listen)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A CLI preset, checked at load: one of `presets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset(pub &'static crate::presets::Preset);
+
+impl std::ops::Deref for Preset {
+    type Target = crate::presets::Preset;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl Serialize for Preset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Preset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = text(d)?;
+        crate::presets::lookup(t.trim()).map(Preset).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown preset `{t}` (known: {})",
+                crate::presets::names()
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,8 +177,7 @@ impl<'c> Init<'c> {
         // given.
         shared.set_health(health::HealthOptions::from_config(config)?.to_settings());
         status::serve(shared.clone());
-        if let Some(listen) = &config.health.listen {
-            let addr = crate::config::parse_listen(listen).map_err(Error::Config)?;
+        if let Some(crate::config::Listen(addr)) = config.health.listen {
             let endpoint = health::Endpoint::bind(addr, config)?;
             tokio::spawn(endpoint.serve());
         }

@@ -5,10 +5,9 @@
 use crate::config::Config;
 use crate::exit::Error;
 use crate::launch::Launch;
-use crate::presets::lookup;
 
 pub fn step(c: &Config, launch: &mut Launch) -> Result<Option<String>, Error> {
-    let Some(preset) = c.preset.as_deref().and_then(lookup) else {
+    let Some(preset) = c.preset else {
         return Ok(None);
     };
     let mut set = Vec::new();

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use healthcheck::status::{JobStatus, ServiceStatus};
 use healthcheck::target;
-use nix::libc;
 use nix::sys::wait::WaitStatus;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -151,7 +150,7 @@ impl Supervision {
                 }
                 None => None,
             };
-            let stop_signal = sys::signal_number(&s.stop_signal).unwrap_or(libc::SIGTERM);
+            let stop_signal = s.stop_signal.get();
             specs.push((name, s, program, ready, stop_signal));
         }
         let mut jobs = Vec::new();
