@@ -111,53 +111,93 @@ const SUBCOMMANDS: [(&str, Sub, &str); 6] = [
 /// Parses argv (with the program name first).
 pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Stop> {
     let mut args = argv.into_iter().skip(1).peekable();
-    let sub = match args.peek().and_then(|a| a.to_str()) {
-        Some(name) => SUBCOMMANDS
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(n, sub, about)| (*n, *sub, *about)),
-        None => None,
-    };
-    let (name, sub) = match sub {
-        Some((name, sub, _)) => {
-            args.next();
-            (format!("agent-init {name}"), sub)
-        }
-        None => ("agent-init".to_string(), Sub::Init),
-    };
-    let scope = match sub {
-        Sub::Health => HEALTH,
-        // Takes only --format: it reads the running init, not a configuration.
-        Sub::Status => 0,
-        _ => INIT,
-    };
-    let mut inv = Invocation {
-        sub,
-        config: None,
-        flags: Flags::new(),
-        format: Format::Text,
-        command: Vec::new(),
-    };
-    let mut lists: Vec<(&'static Opt, String, Vec<String>)> = Vec::new();
+    let mut parser = Parser::new(&mut args);
     while let Some(arg) = args.next() {
-        let Some(text) = arg.to_str() else {
-            if takes_command(sub) {
-                inv.command.push(arg);
-                inv.command.extend(args);
-                break;
-            }
-            return Err(usage(
-                &name,
-                &format!("unexpected argument '{}'", arg.to_string_lossy()),
-            ));
-        };
-        if text == "--" {
-            inv.command.extend(args);
+        if parser.argument(arg, &mut args)? == Flow::Done {
             break;
         }
+    }
+    parser.finish()
+}
+
+/// The arguments after argv[0].
+type Args = std::iter::Peekable<std::iter::Skip<std::vec::IntoIter<OsString>>>;
+
+/// Whether the arguments go on.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    More,
+    /// The rest is the command.
+    Done,
+}
+
+/// One command line on its way to an [`Invocation`].
+struct Parser {
+    /// "agent-init" or "agent-init health", for messages.
+    name: String,
+    sub: Sub,
+    /// Which options the subcommand takes.
+    scope: u8,
+    inv: Invocation,
+    /// Repeated list flags, gathered: (option, flag as given, items).
+    lists: Vec<(&'static Opt, String, Vec<String>)>,
+}
+
+impl Parser {
+    /// Takes the subcommand's name off `args`, if it is one.
+    fn new(args: &mut Args) -> Parser {
+        let known = args.peek().and_then(|a| a.to_str()).and_then(|name| {
+            SUBCOMMANDS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(n, sub, _)| (*n, *sub))
+        });
+        let (name, sub) = match known {
+            Some((name, sub)) => {
+                args.next();
+                (format!("agent-init {name}"), sub)
+            }
+            None => ("agent-init".to_string(), Sub::Init),
+        };
+        let scope = match sub {
+            Sub::Health => HEALTH,
+            // Takes only --format: it reads the running init, not a configuration.
+            Sub::Status => 0,
+            _ => INIT,
+        };
+        Parser {
+            name,
+            sub,
+            scope,
+            inv: Invocation {
+                sub,
+                config: None,
+                flags: Flags::new(),
+                format: Format::Text,
+                command: Vec::new(),
+            },
+            lists: Vec::new(),
+        }
+    }
+
+    fn usage(&self, msg: &str) -> Stop {
+        usage(&self.name, msg)
+    }
+
+    /// One argument: the command (and with it the rest), `--`, help,
+    /// version, or an option.
+    fn argument(&mut self, arg: OsString, args: &mut Args) -> Result<Flow, Stop> {
+        let Some(text) = arg.to_str() else {
+            let msg = format!("unexpected argument '{}'", arg.to_string_lossy());
+            return self.command(arg, args, || msg);
+        };
+        if text == "--" {
+            self.inv.command.extend(args);
+            return Ok(Flow::Done);
+        }
         match text {
-            "-h" | "--help" => return Err(Stop::Print(help(sub, &name, scope))),
-            "-V" | "--version" if sub == Sub::Init => {
+            "-h" | "--help" => return Err(Stop::Print(help(self.sub, &self.name, self.scope))),
+            "-V" | "--version" if self.sub == Sub::Init => {
                 return Err(Stop::Print(format!(
                     "agent-init {}\n",
                     env!("CARGO_PKG_VERSION")
@@ -166,126 +206,161 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Stop> {
             _ => {}
         }
         if !text.starts_with('-') || text == "-" {
-            if takes_command(sub) {
-                inv.command.push(arg);
-                inv.command.extend(args);
-                break;
-            }
-            return Err(usage(&name, &format!("unexpected argument '{text}' found")));
+            let text = text.to_string();
+            return self.command(arg, args, || format!("unexpected argument '{text}' found"));
         }
+        let text = text.to_string();
+        self.option(&text, args)?;
+        Ok(Flow::More)
+    }
+
+    /// `arg` and everything after it are the command, where the
+    /// subcommand takes one; else the error `msg` says.
+    fn command(
+        &mut self,
+        arg: OsString,
+        args: &mut Args,
+        msg: impl FnOnce() -> String,
+    ) -> Result<Flow, Stop> {
+        if !takes_command(self.sub) {
+            return Err(self.usage(&msg()));
+        }
+        self.inv.command.push(arg);
+        self.inv.command.extend(args);
+        Ok(Flow::Done)
+    }
+
+    /// An option (`--flag`, `--flag=value`, `--flag value`).
+    fn option(&mut self, text: &str, args: &mut Args) -> Result<(), Stop> {
         let (flag, inline) = match text.split_once('=') {
             Some((f, v)) => (f, Some(v.to_string())),
             None => (text, None),
         };
-        let mut value = |placeholder: &str| -> Result<String, Stop> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => match args.next() {
-                    Some(v) => v.into_string().map_err(|v| {
-                        usage(&name, &format!("the value of {flag} is not UTF-8: {v:?}"))
-                    }),
-                    None => Err(usage(
-                        &name,
-                        &format!("a value is required for '{flag} <{placeholder}>' but none was supplied"),
-                    )),
-                },
-            }
-        };
-        if sub == Sub::Exec {
-            return Err(usage(
-                &name,
-                &format!("unexpected argument '{text}' found (put the command after --)"),
-            ));
+        if self.sub == Sub::Exec {
+            return Err(self.usage(&format!(
+                "unexpected argument '{text}' found (put the command after --)"
+            )));
         }
-        if flag == "--config" && sub != Sub::Status {
-            inv.config = Some(PathBuf::from(value("PATH")?));
-            continue;
+        if flag == "--config" && self.sub != Sub::Status {
+            self.inv.config = Some(PathBuf::from(self.value(flag, inline, args, "PATH")?));
+            return Ok(());
         }
-        if flag == "--format" && matches!(sub, Sub::Health | Sub::Status) {
-            inv.format = match value("text|json")?.as_str() {
+        if flag == "--format" && matches!(self.sub, Sub::Health | Sub::Status) {
+            self.inv.format = match self.value(flag, inline, args, "text|json")?.as_str() {
                 "text" => Format::Text,
                 "json" => Format::Json,
                 other => {
-                    return Err(usage(
-                        &name,
-                        &format!(
-                            "invalid value '{other}' for '--format <text|json>': use text or json"
-                        ),
-                    ))
+                    return Err(self.usage(&format!(
+                        "invalid value '{other}' for '--format <text|json>': use text or json"
+                    )))
                 }
             };
-            continue;
+            return Ok(());
         }
+        let scope = self.scope;
         let opt = flag.strip_prefix("--").and_then(|f| {
             options::OPTIONS
                 .iter()
                 .find(|o| o.flag == Some(f) && o.scope & scope != 0)
         });
         let Some(opt) = opt else {
-            return Err(usage(
-                &name,
-                &format!("unexpected argument '{flag}' found\n\n  tip: to pass '{flag}' as a value, use '-- {flag}'"),
-            ));
+            return Err(self.usage(&format!(
+                "unexpected argument '{flag}' found\n\n  tip: to pass '{flag}' as a value, use '-- {flag}'"
+            )));
         };
+        self.setting(opt, flag, inline, args)
+    }
+
+    /// What option `opt` (given as `flag`) sets.
+    fn setting(
+        &mut self,
+        opt: &'static Opt,
+        flag: &str,
+        inline: Option<String>,
+        args: &mut Args,
+    ) -> Result<(), Stop> {
         match opt.kind {
             Kind::Switch => {
                 if inline.is_some() {
-                    return Err(usage(&name, &format!("{flag} takes no value")));
+                    return Err(self.usage(&format!("{flag} takes no value")));
                 }
-                inv.flags.set(opt.key, flag, true);
+                self.inv.flags.set(opt.key, flag, true);
             }
             Kind::Value => {
-                let v = value(opt.value)?;
-                inv.flags.set(opt.key, flag, v.as_str());
+                let v = self.value(flag, inline, args, opt.value)?;
+                self.inv.flags.set(opt.key, flag, v.as_str());
             }
             Kind::Map => {
-                let pair = value(opt.value)?;
+                let pair = self.value(flag, inline, args, opt.value)?;
                 let Some((k, v)) = pair.split_once('=') else {
-                    return Err(usage(
-                        &name,
-                        &format!("{flag} `{pair}` is not {}", opt.value),
-                    ));
+                    return Err(self.usage(&format!("{flag} `{pair}` is not {}", opt.value)));
                 };
-                inv.flags
+                self.inv
+                    .flags
                     .set(&format!("{}.{}", opt.key, k.trim()), flag, v.trim());
             }
             Kind::List | Kind::Paths => {
-                let v = value(opt.value)?;
+                let v = self.value(flag, inline, args, opt.value)?;
                 let items: Vec<String> = if opt.key == "health.skip" {
                     v.split(',').map(|s| s.trim().to_string()).collect()
                 } else {
                     vec![v]
                 };
-                match lists.iter_mut().find(|(o, _, _)| o.key == opt.key) {
+                match self.lists.iter_mut().find(|(o, _, _)| o.key == opt.key) {
                     Some((_, _, all)) => all.extend(items),
-                    None => lists.push((opt, flag.to_string(), items)),
+                    None => self.lists.push((opt, flag.to_string(), items)),
                 }
             }
         }
+        Ok(())
     }
-    // Repeated flags form one list, which replaces the file's.
-    for (opt, flag, items) in lists {
-        if opt.kind == Kind::Paths {
-            let tables: Vec<Value> = items
-                .iter()
-                .map(|p| {
-                    let mut d = Dict::new();
-                    d.insert("path".into(), p.as_str().into());
-                    d.into()
-                })
-                .collect();
-            inv.flags.set(opt.key, &flag, tables);
-        } else {
-            inv.flags.set(opt.key, &flag, items);
+
+    /// The value of `flag`: given inline (`--flag=value`) or the next
+    /// argument.
+    fn value(
+        &self,
+        flag: &str,
+        inline: Option<String>,
+        args: &mut Args,
+        placeholder: &str,
+    ) -> Result<String, Stop> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        match args.next() {
+            Some(v) => v
+                .into_string()
+                .map_err(|v| self.usage(&format!("the value of {flag} is not UTF-8: {v:?}"))),
+            None => Err(self.usage(&format!(
+                "a value is required for '{flag} <{placeholder}>' but none was supplied"
+            ))),
         }
     }
-    if sub == Sub::Exec && inv.command.is_empty() {
-        return Err(usage(
-            &name,
-            "the command to run is missing: agent-init exec -- CMD [ARGS...]",
-        ));
+
+    /// Repeated flags form one list, which replaces the file's.
+    fn finish(mut self) -> Result<Invocation, Stop> {
+        for (opt, flag, items) in std::mem::take(&mut self.lists) {
+            if opt.kind == Kind::Paths {
+                let tables: Vec<Value> = items
+                    .iter()
+                    .map(|p| {
+                        let mut d = Dict::new();
+                        d.insert("path".into(), p.as_str().into());
+                        d.into()
+                    })
+                    .collect();
+                self.inv.flags.set(opt.key, &flag, tables);
+            } else {
+                self.inv.flags.set(opt.key, &flag, items);
+            }
+        }
+        if self.sub == Sub::Exec && self.inv.command.is_empty() {
+            return Err(
+                self.usage("the command to run is missing: agent-init exec -- CMD [ARGS...]")
+            );
+        }
+        Ok(self.inv)
     }
-    Ok(inv)
 }
 
 fn takes_command(sub: Sub) -> bool {

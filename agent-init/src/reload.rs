@@ -7,7 +7,8 @@
 //! directory, its contents changed) is it a swap, handled once: the files
 //! copied from it (`configmaps[].files`, and credentials whose source lies
 //! in it) are staged again, atomically, with the same modes and owner, and
-//! `on_change = "signal:SIG"` then signals the command's process group.
+//! `on_change = "signal:SIG"` then signals the command (its process group,
+//! or it alone with `signal_target = "child"`).
 //! Variables taken from it cannot change in a running process: which keys
 //! changed is logged, with that warning. Nothing polls: without events the
 //! task sleeps in the runtime's epoll like everything else.
@@ -283,45 +284,68 @@ fn changed(
         },
     };
     w.seen = now;
-    let mut restaged = 0;
-    for (key, dest, mode) in &w.files {
-        match keys.get(key) {
-            Some(bytes) => {
-                crate::logging::remember_file_secrets(bytes);
-                match crate::files::install(dest, bytes, *mode, launch) {
-                    Ok(()) => restaged += 1,
-                    Err(e) => tracing::warn!("{}: key `{key}`: {e}", w.label),
+    let restaged = w.restage(&keys, launch);
+    w.compare_exported(&keys);
+    tracing::info!(
+        "{} {} updated: {restaged} file(s) staged again",
+        w.label,
+        w.dir.display()
+    );
+    w.react(shared, restarts);
+}
+
+impl Watched {
+    /// Stages the files and credentials from the directory again; returns
+    /// how many were. What cannot be keeps its last content.
+    fn restage(&self, keys: &BTreeMap<String, Vec<u8>>, launch: &Launch) -> usize {
+        let mut restaged = 0;
+        for (key, dest, mode) in &self.files {
+            match keys.get(key) {
+                Some(bytes) => {
+                    crate::logging::remember_file_secrets(bytes);
+                    match crate::files::install(dest, bytes, *mode, launch) {
+                        Ok(()) => restaged += 1,
+                        Err(e) => tracing::warn!("{}: key `{key}`: {e}", self.label),
+                    }
                 }
+                None => tracing::warn!(
+                    "{}: key `{key}` is gone from {}; {} keeps its last content",
+                    self.label,
+                    self.dir.display(),
+                    dest.display()
+                ),
             }
-            None => tracing::warn!(
-                "{}: key `{key}` is gone from {}; {} keeps its last content",
-                w.label,
-                w.dir.display(),
-                dest.display()
-            ),
         }
-    }
-    for (source, dest, mode) in &w.credentials {
-        match std::fs::read(source) {
-            Ok(bytes) => {
-                crate::logging::remember_file_secrets(&bytes);
-                match crate::files::install(dest, &bytes, *mode, launch) {
-                    Ok(()) => restaged += 1,
-                    Err(e) => tracing::warn!("{}: {e}", w.label),
+        for (source, dest, mode) in &self.credentials {
+            match std::fs::read(source) {
+                Ok(bytes) => {
+                    crate::logging::remember_file_secrets(&bytes);
+                    match crate::files::install(dest, &bytes, *mode, launch) {
+                        Ok(()) => restaged += 1,
+                        Err(e) => tracing::warn!("{}: {e}", self.label),
+                    }
                 }
+                Err(e) => tracing::warn!(
+                    "{}: {}: {e}; {} keeps its last content",
+                    self.label,
+                    source.display(),
+                    dest.display()
+                ),
             }
-            Err(e) => tracing::warn!(
-                "{}: {}: {e}; {} keeps its last content",
-                w.label,
-                source.display(),
-                dest.display()
-            ),
         }
+        restaged
     }
-    if let Some(before) = &mut w.exported {
+
+    /// Compares the keys exported as variables with what the command got:
+    /// new values join the mask; a change the command cannot see (no
+    /// restart) is said.
+    fn compare_exported(&mut self, keys: &BTreeMap<String, Vec<u8>>) {
+        let Some(before) = &mut self.exported else {
+            return;
+        };
         let after: BTreeMap<String, Vec<u8>> = keys
             .iter()
-            .filter(|(k, _)| !w.files.iter().any(|(f, _, _)| f == *k))
+            .filter(|(k, _)| !self.files.iter().any(|(f, _, _)| f == *k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let differ: Vec<&String> = before
@@ -338,49 +362,50 @@ fn changed(
                 }
             }
             let names: Vec<&str> = differ.iter().map(|k| k.as_str()).collect();
-            if w.on_change != OnChange::Restart {
+            if self.on_change != OnChange::Restart {
                 tracing::warn!(
                     "{} {}: keys {} changed; the command still sees their old values (a running process's environment cannot change)",
-                    w.label,
-                    w.dir.display(),
+                    self.label,
+                    self.dir.display(),
                     names.join(", ")
                 );
             }
         }
         *before = after;
     }
-    tracing::info!(
-        "{} {} updated: {restaged} file(s) staged again",
-        w.label,
-        w.dir.display()
-    );
-    if w.on_change == OnChange::Restart {
-        let env: Restart = w
-            .exported
-            .iter()
-            .flatten()
-            .filter_map(|(k, v)| {
-                Some((
-                    format!("{}{k}", w.prefix),
-                    String::from_utf8(v.clone()).ok()?,
-                ))
-            })
-            .collect();
-        if restarts.try_send(env).is_err() {
-            tracing::debug!("{}: a restart is already pending", w.label);
-        }
-    }
-    if let OnChange::Signal(signo) = w.on_change {
-        match shared.command_pid() {
-            Some(pid) => {
-                crate::process::Target::new(pid, w.target).signal(signo);
-                tracing::info!(
-                    "{}: sent {} to the command",
-                    w.label,
-                    crate::sys::signal_name(signo)
-                );
+
+    /// What `on_change` asks for beyond the restage: a restart (with the
+    /// new values) or a signal to the command.
+    fn react(&self, shared: &Shared, restarts: &tokio::sync::mpsc::Sender<Restart>) {
+        match self.on_change {
+            OnChange::Restage => {}
+            OnChange::Restart => {
+                let env: Restart = self
+                    .exported
+                    .iter()
+                    .flatten()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            format!("{}{k}", self.prefix),
+                            String::from_utf8(v.clone()).ok()?,
+                        ))
+                    })
+                    .collect();
+                if restarts.try_send(env).is_err() {
+                    tracing::debug!("{}: a restart is already pending", self.label);
+                }
             }
-            None => tracing::debug!("{}: no command to signal", w.label),
+            OnChange::Signal(signo) => match shared.command_pid() {
+                Some(pid) => {
+                    crate::process::Target::new(pid, self.target).signal(signo);
+                    tracing::info!(
+                        "{}: sent {} to the command",
+                        self.label,
+                        crate::sys::signal_name(signo)
+                    );
+                }
+                None => tracing::debug!("{}: no command to signal", self.label),
+            },
         }
     }
 }

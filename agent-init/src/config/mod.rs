@@ -220,7 +220,7 @@ pub struct ConfigMap {
     pub optional: bool,
     /// When the kubelet updates the mounted directory: `restage` (copy the
     /// files again), `signal:SIGHUP` (any signal: restage, then send it to
-    /// the command's process group), or `restart` (restage, then restart
+    /// the command as `signal_target` says), or `restart` (restage, then restart
     /// the command, or in keep-alive mode the services, with the new
     /// values).
     pub on_change: OnChange,
