@@ -230,7 +230,7 @@ demo: build
 # Benchmarks against tini, dumb-init, catatonit and the shell scripts;
 # writes bench/RESULTS.md and the README's headline table.
 bench: build
-	@for t in tini dumb-init catatonit curl; do command -v $$t >/dev/null || NEED="$$NEED $$t"; done; \
+	@for t in tini dumb-init catatonit curl valgrind strace; do command -v $$t >/dev/null || NEED="$$NEED $$t"; done; \
 	  if [ -n "$$NEED" ]; then apt-get update -qq && apt-get install -y -qq $$NEED; fi
 	$(CARGO) build --release --locked -p agent-init-tests --bins
 	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(TARGET) \

@@ -297,6 +297,71 @@ def bench_size(results):
     results["size"] = rows
 
 
+def bench_instructions(results):
+    """Instructions of `INIT -- true` as PID 1 (callgrind): a count, the
+    same on a busy machine; `make instructions` holds agent-init to a
+    ceiling with the same measurement."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import instructions
+    rows = {"agent-init": instructions.count([AI])}
+    for name, path in [("tini", "/usr/bin/tini"), ("tini-static", "/usr/bin/tini-static"),
+                       ("dumb-init", "/usr/bin/dumb-init"), ("catatonit", "/usr/bin/catatonit")]:
+        if os.path.exists(path):
+            rows[name] = instructions.count([path])
+    results["instructions"] = rows
+
+
+def bench_syscalls(results):
+    """System calls PID 1 makes per forwarded signal: strace attached to the
+    init alone (not its child) while N signals go through, the count
+    divided by N."""
+    n = 50
+    rows = {}
+    for name, prefix in INITS.items():
+        p, pid = as_pid1(prefix + [TESTPROC, "signals"], stdout=subprocess.PIPE,
+                         stderr=DEVNULL, text=True, bufsize=1)
+        try:
+            assert p.stdout.readline().startswith("ready")
+            # Once settled: what an init does once after start-up (agent-init
+            # lets go of startup's pages at 200 ms) is not per signal.
+            time.sleep(0.5)
+            with tempfile.NamedTemporaryFile(prefix="agent-init-strace-") as trace:
+                st = subprocess.Popen(["strace", "-q", "-p", str(pid), "-o", trace.name],
+                                      stderr=DEVNULL)
+                # strace is attached once the init shows it as its tracer.
+                deadline = time.monotonic() + 10
+                while status_field(pid, "TracerPid") == 0 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(0.2)
+                for _ in range(n):
+                    os.kill(pid, signal.SIGUSR1)
+                    assert p.stdout.readline().strip() == "parent SIGUSR1"
+                time.sleep(0.2)
+                st.terminate()
+                st.wait(timeout=10)
+                with open(trace.name) as f:
+                    # The call the init sleeps in when strace attaches is
+                    # the first signal's wait; the one it is in at the
+                    # detach belongs to the next.
+                    calls = [l for l in f if l.strip() and not l.startswith(("---", "+++"))
+                             and "<detached" not in l]
+                rows[name] = len(calls) / n
+        finally:
+            stop(p, pid)
+    results["syscalls"] = rows
+
+
+# Which change bought what: instructions of `agent-init -- true` as PID 1
+# (bench/instructions.py), measured when each landed.
+HISTORY = [
+    ("signal-hook, 53 handlers registered one by one (before)", 2_173_306),
+    ("signals from one signalfd, read in the loop", 682_796),
+    ("environment passed on as it is when unchanged; dlmalloc behind a spin lock", 455_185),
+    ("the loop a struct; nothing torn down at exit", 352_508),
+    ("environment read in place; secret names scanned letter by letter", 271_235),
+]
+
+
 # ------------------------------------------------------------------ reporting
 
 
@@ -399,6 +464,29 @@ def render(r):
         out.append(f"| {name} | {t:.2f} s | {vs} |")
     out.append("")
 
+    n = r["instructions"]
+    out += ["## Instructions: `INIT -- true` as PID 1", "",
+            "callgrind's count (the same on a busy machine) with a 40-variable environment; "
+            "the command's own instructions are not counted. `make test` holds agent-init "
+            "to the ceiling in bench/instructions.ceiling.", "",
+            "| init | instructions | agent-init vs it |", "|---|---|---|"]
+    for name, count in n.items():
+        vs = "" if name == "agent-init" else ratio(n["agent-init"], count)
+        out.append(f"| {name} | {count:,} | {vs} |")
+    out += ["", "What each change bought (agent-init, same measure):", "",
+            "| change | instructions |", "|---|---|"]
+    for what, count in HISTORY:
+        out.append(f"| {what} | {count:,} |")
+    out.append("")
+
+    c = r["syscalls"]
+    out += ["## System calls per forwarded signal", "",
+            "strace attached to PID 1 alone while SIGUSR1 goes through 50 times.", "",
+            "| init | system calls per signal |", "|---|---|"]
+    for name, per in c.items():
+        out.append(f"| {name} | {per:.1f} |")
+    out.append("")
+
     out += budgets(r)
 
     if "crates" in r:
@@ -429,28 +517,38 @@ def render(r):
     return "\n".join(out)
 
 
-# The budgets the core is held to (issue: the core on the design's stack).
+# The budgets the core is held to (issue: lean core).
 def budgets(r):
-    s, h, i, g, b = r["startup"], r["health"], r["idle"], r["signals"], r["size"]
-    ours_true, tini_true = s["agent-init as PID 1"][0], s["tini as PID 1"][0]
+    s, h, i, g, b, z = r["startup"], r["health"], r["idle"], r["signals"], r["size"], r["reaping"]
+    n, c = r["instructions"], r["syscalls"]
     health_cpu = h["agent-init health, less nsenter"][1]
     shell_cpu = h["shell health-check.sh, less nsenter"][1]
-    rows = [
-        ("`agent-init -- true` as PID 1, wall", "at most 1.0× tini",
-         f"{ours_true / tini_true:.2f}× ({ours_true * 1000:.2f} vs {tini_true * 1000:.2f} ms)",
-         ours_true <= tini_true),
-        ("idle RSS of PID 1", "at most 2.0 MiB", f"{i['agent-init'][0]} KiB",
-         i["agent-init"][0] <= 2048),
+    rows = []
+    for mode in ["", " as PID 1"]:
+        ours, tini = s[f"agent-init{mode}"][0], s[f"tini{mode}"][0]
+        rows.append((f"`agent-init -- true`{mode or ' not as PID 1'}, wall", "at most 1.0× tini",
+                     f"{ours / tini:.2f}× ({ours * 1000:.2f} vs {tini * 1000:.2f} ms)",
+                     ours <= tini))
+    rows += [
+        ("instructions of `agent-init -- true` as PID 1", "at most 300,000",
+         f"{n['agent-init']:,}", n["agent-init"] <= 300_000),
+        ("signal forwarding, median", "at most tini's",
+         f"{g['agent-init'][0]:.0f} µs (tini {g['tini'][0]:.0f} µs)",
+         g["agent-init"][0] <= g["tini"][0]),
+        ("system calls per forwarded signal", "at most 3", f"{c['agent-init']:.1f}",
+         c["agent-init"] <= 3.0),
+        (f"reaping {N_ORPHANS} orphans", "at most tini's time",
+         f"{z['agent-init']:.2f} s (tini {z['tini']:.2f} s)", z["agent-init"] <= z["tini"]),
+        ("one health probe, CPU (less nsenter)", "at most 1.0 ms",
+         f"{health_cpu * 1000:.2f} ms", health_cpu <= 0.0010),
+        ("one health probe vs the shell, CPU", "at least 15× less",
+         f"{shell_cpu / health_cpu:.1f}× less", shell_cpu >= 15 * health_cpu),
+        ("idle RSS of PID 1", "at most tini's",
+         f"{i['agent-init'][0]} KiB (tini {i['tini'][0]} KiB)", i["agent-init"][0] <= i["tini"][0]),
         (f"context switches in {IDLE_SECONDS} s idle", "0", f"{i['agent-init'][1]}",
          i["agent-init"][1] == 0),
         ("static binary", "at most 4 MiB", f"{b['agent-init'][0] / 1048576:.2f} MiB",
          b["agent-init"][0] <= 4 * 1048576),
-        ("one health probe, CPU (less nsenter)", "at most 1.5 ms",
-         f"{health_cpu * 1000:.2f} ms", health_cpu <= 0.0015),
-        ("one health probe vs the shell, CPU", "at least 10× less",
-         f"{shell_cpu / health_cpu:.1f}× less", shell_cpu >= 10 * health_cpu),
-        ("signal forwarding, median", "at most 20 µs", f"{g['agent-init'][0]:.0f} µs "
-         f"(tini {g['tini'][0]:.0f} µs)", g["agent-init"][0] <= 20),
     ]
     out = ["## Budgets", "",
            "| measure | budget | measured | |", "|---|---|---|---|"]
@@ -492,7 +590,8 @@ def update_readme(table):
 
 
 def main():
-    for tool in ["tini", "dumb-init", "catatonit", "curl", "git", "unshare", "nsenter"]:
+    for tool in ["tini", "dumb-init", "catatonit", "curl", "git", "unshare", "nsenter",
+                 "valgrind", "strace"]:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], stdout=DEVNULL).returncode:
             sys.exit(f"bench: {tool} is missing (make bench installs the anchors)")
     for path in [AI, TESTPROC]:
@@ -506,6 +605,8 @@ def main():
                  ("idle", lambda: bench_idle(results)),
                  ("signals", lambda: bench_signals(results)),
                  ("reaping", lambda: bench_reaping(results)),
+                 ("instructions", lambda: bench_instructions(results)),
+                 ("syscalls", lambda: bench_syscalls(results)),
                  ("size", lambda: bench_size(results)),
                  ("crates", lambda: bench_crates(results))]
         for name, step in steps:

@@ -401,20 +401,12 @@ pub fn remember_original_mask() {
     let _ = original_mask();
 }
 
-/// Spawns `cmd` (set up by [`place_child`]) with every signal blocked
-/// across the fork, so none reaches the child through agent-init's handlers.
-/// Signals that arrive meanwhile stay pending for agent-init, which handles
-/// them right after.
+/// Spawns `cmd` (set up by [`place_child`]). No signal can reach the
+/// child through agent-init between fork and exec: agent-init runs no
+/// handlers, and in the init every signal is blocked (its signalfd) until
+/// the child has its original mask back, right before exec.
 pub fn spawn(cmd: &mut Command) -> io::Result<std::process::Child> {
-    let mut old = SigSet::empty();
-    signal::pthread_sigmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::all()),
-        Some(&mut old),
-    )?;
-    let result = cmd.spawn();
-    let _ = signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    result
+    cmd.spawn()
 }
 
 /// Lets go of the pages of agent-init's own code and read-only data that
@@ -631,15 +623,21 @@ const RESERVED: usize = 3;
 pub fn reserve_descriptors() {
     let mut held = RESERVE.lock().unwrap_or_else(|e| e.into_inner());
     while held.len() < RESERVED {
-        match std::fs::File::open("/") {
-            Ok(f) => held.push(f.into()),
+        // One open, then copies of it (one call each).
+        let next = match held.first() {
+            Some(first) => first.try_clone(),
+            None => std::fs::File::open("/").map(Into::into),
+        };
+        match next {
+            Ok(fd) => held.push(fd),
             Err(_) => break,
         }
     }
 }
 
 /// Runs `f` with the reserved descriptors given back to the system for
-/// it, then sets them aside again.
+/// it, then sets them aside again (for a second try when the descriptor
+/// table was full: see `init::tree`).
 pub fn with_reserve<T>(f: impl FnOnce() -> T) -> T {
     RESERVE.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let out = f();

@@ -135,13 +135,18 @@ pub const RUNTIME_DIR: &str = "/run/agent-init";
 /// The inode of this process's PID namespace: both sockets are named after
 /// it, so two inits that share a network namespace or a /run never clash.
 fn pid_namespace() -> Result<String, String> {
-    let link = std::fs::read_link("/proc/self/ns/pid")
-        .map_err(|e| format!("reading /proc/self/ns/pid: {e}"))?;
-    Ok(link
-        .to_string_lossy()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect())
+    // Read once: a process never changes its PID namespace.
+    static NS: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    NS.get_or_init(|| {
+        let link = std::fs::read_link("/proc/self/ns/pid")
+            .map_err(|e| format!("reading /proc/self/ns/pid: {e}"))?;
+        Ok(link
+            .to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect())
+    })
+    .clone()
 }
 
 /// The abstract socket name for this PID namespace.

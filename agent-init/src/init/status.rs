@@ -102,17 +102,20 @@ fn bind_path() -> Option<StdListener> {
         return None;
     }
     let path: PathBuf = dir.join(status::socket_file().ok()?);
-    if path.exists() {
-        if StdStream::connect(&path).is_ok() {
-            tracing::debug!("{} is served by another agent-init", path.display());
-            return None;
+    match StdListener::bind(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            if StdStream::connect(&path).is_ok() {
+                tracing::debug!("{} is served by another agent-init", path.display());
+                return None;
+            }
+            // Left behind by an earlier run of this container.
+            let _ = std::fs::remove_file(&path);
+            StdListener::bind(&path)
         }
-        // Left behind by an earlier run of this container.
-        let _ = std::fs::remove_file(&path);
+        other => other,
     }
-    StdListener::bind(&path)
-        .inspect_err(|e| tracing::debug!("binding {}: {e}", path.display()))
-        .ok()
+    .inspect_err(|e| tracing::debug!("binding {}: {e}", path.display()))
+    .ok()
 }
 
 async fn answer(mut conn: UnixStream, own: &peer::Own, shared: &Shared) {

@@ -24,7 +24,14 @@ const POLL: Duration = Duration::from_millis(50);
 pub fn others(own_pid: i32) -> std::io::Result<Vec<Proc>> {
     // With the descriptors set aside for it: a table full of probe
     // clients must not make it look as if nothing were left.
-    sys::with_reserve(|| scan(own_pid))
+    // The reserve is given back only when the table is full: the common
+    // case costs no calls for it.
+    match scan(own_pid) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            sys::with_reserve(|| scan(own_pid))
+        }
+        other => other,
+    }
 }
 
 fn scan(own_pid: i32) -> std::io::Result<Vec<Proc>> {
