@@ -43,7 +43,7 @@ pub fn run(argv: &[OsString]) -> Error {
 
 fn fetch() -> Result<Launch, Error> {
     let answer =
-        healthcheck::status::request("launch", Duration::from_secs(2)).map_err(Error::Config)?;
+        healthcheck::socket::request("launch", Duration::from_secs(2)).map_err(Error::Config)?;
     let value: serde_json::Value = serde_json::from_slice(&answer)
         .map_err(|e| Error::Config(format!("bad answer from agent-init: {e}")))?;
     if let Some(err) = value.get("error").and_then(|e| e.as_str()) {

@@ -51,7 +51,7 @@ pub fn dotenv(text: &str) {
 /// What a client sends on the status socket; the answer must be one JSON
 /// object.
 pub fn status_request(bytes: &[u8]) -> bool {
-    let answer = crate::init::status::answer_bytes(bytes);
+    let answer = crate::init::serve::answer_bytes(bytes);
     serde_json::from_slice::<serde_json::Value>(&answer).is_ok_and(|v| v.is_object())
 }
 

@@ -13,7 +13,7 @@ use healthcheck::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use healthcheck::status::HealthSettings;
+use healthcheck::socket::HealthSettings;
 
 use crate::config::{Config, Loaded, Probe};
 use crate::exit::Error;
@@ -296,7 +296,7 @@ pub fn run(loaded: &Loaded, probe: Probe, format: Format) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::os("starting the runtime", e))?;
-    let asked = runtime.block_on(healthcheck::status::health_settings(
+    let asked = runtime.block_on(healthcheck::socket::health_settings(
         ASK_INIT.min(own.timeout),
     ));
     let from_flag = |key: &str| crate::config::from_flags(loaded, key);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use healthcheck::status::{
+use healthcheck::socket::{
     HealthSettings, JobStatus, ServiceStatus, Status, RUNNING, STARTING, STOPPING,
 };
 

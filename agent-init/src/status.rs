@@ -6,14 +6,14 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use healthcheck::report::fmt_duration;
-use healthcheck::status::{self, Status};
+use healthcheck::socket::{self, Status};
 
 use crate::exit::Error;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn run(json: bool) -> Result<u8, Error> {
-    let answer = status::request("status", TIMEOUT).map_err(Error::Unavailable)?;
+    let answer = socket::request("status", TIMEOUT).map_err(Error::Unavailable)?;
     let s: Status = serde_json::from_slice(&answer)
         .map_err(|e| Error::Internal(format!("bad status answer from agent-init: {e}")))?;
     let out = if json {

@@ -40,7 +40,7 @@ pub mod probe;
 pub mod process;
 pub mod report;
 pub mod services;
-pub mod status;
+pub mod socket;
 pub mod target;
 pub mod workspace;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::status::{self, Status};
+use crate::socket::{self as status, Status};
 use crate::{BoxFuture, Check};
 
 pub struct Process {

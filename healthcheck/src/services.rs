@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::status::{self, ServiceStatus, SERVICE_READY};
+use crate::socket::{self as status, ServiceStatus, SERVICE_READY};
 use crate::{BoxFuture, Check};
 
 pub struct Services;

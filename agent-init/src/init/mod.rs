@@ -12,7 +12,7 @@
 
 mod peer;
 pub mod policy;
-pub mod status;
+pub mod serve;
 mod termination;
 mod tree;
 
@@ -176,7 +176,7 @@ impl<'c> Init<'c> {
         // its own reading of a configuration the init may not have been
         // given.
         shared.set_health(health::HealthOptions::from_config(config)?.to_settings());
-        status::serve(shared.clone());
+        serve::serve(shared.clone());
         if let Some(crate::config::Listen(addr)) = config.health.listen {
             let endpoint = health::Endpoint::bind(addr, config)?;
             tokio::spawn(endpoint.serve());

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use healthcheck::status::JobRun;
+use healthcheck::socket::JobRun;
 use nix::libc;
 use nix::sys::wait::WaitStatus;
 use tokio::sync::oneshot;

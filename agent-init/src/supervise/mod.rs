@@ -20,7 +20,7 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use healthcheck::status::{JobStatus, ServiceStatus};
+use healthcheck::socket::{JobStatus, ServiceStatus};
 use healthcheck::target;
 use nix::sys::wait::WaitStatus;
 use tokio::sync::{oneshot, watch};
@@ -55,7 +55,7 @@ impl Life {
         match self {
             Life::Waiting => "waiting",
             Life::Starting => "starting",
-            Life::Ready => healthcheck::status::SERVICE_READY,
+            Life::Ready => healthcheck::socket::SERVICE_READY,
             Life::Backoff => "backoff",
             Life::Failed => "failed",
             Life::Exited => "exited",

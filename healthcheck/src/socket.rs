@@ -1,4 +1,4 @@
-//! How the running init tells other processes of its container (`agent-init
+//! The status socket: how the running init tells other processes of its container (`agent-init
 //! health`, `agent-init exec`) what state it is in: one request line, one
 //! JSON answer, over a unix socket. The init always serves an abstract
 //! socket: it needs no file, so it works on a read-only root filesystem, and

@@ -1,4 +1,4 @@
-//! The init's side of the status socket (protocol in `healthcheck::status`):
+//! The init's side of the status socket (protocol in `healthcheck::socket`):
 //! answers `status` with the current state and `launch` with how the
 //! command was started. Each client is served by a task of its own, bounded
 //! in time, so no client, silent or flooding, can delay another one, signal
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use healthcheck::status;
+use healthcheck::socket as status;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -232,7 +232,7 @@ fn health_answer(peer: Peer, shared: &Shared) -> Vec<u8> {
             .mcp
             .map(|u| healthcheck::target::without_userinfo(&u));
     }
-    serde_json::to_vec(&healthcheck::status::HealthAnswer { settings }).unwrap_or_default()
+    serde_json::to_vec(&healthcheck::socket::HealthAnswer { settings }).unwrap_or_default()
 }
 
 /// The launch (environment with secrets, identity) goes only to root or to
