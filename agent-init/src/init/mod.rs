@@ -40,7 +40,11 @@ pub enum Mode {
 }
 
 /// The real system calls behind the policy.
-struct System;
+struct System {
+    own_pid: i32,
+    /// Whose sessions a stray SIGTERM spares (the services and jobs).
+    shared: Arc<Shared>,
+}
 
 impl Os for System {
     fn kill(&mut self, pid: i32, signo: i32) -> std::io::Result<bool> {
@@ -54,6 +58,9 @@ impl Os for System {
     }
     fn stopped(&self, pid: i32) -> bool {
         sys::any_stopped(pid)
+    }
+    fn terminate_strays(&mut self, command: i32) -> usize {
+        tree::terminate_strays(self.own_pid, &spared(Some(command), &self.shared))
     }
 }
 
@@ -136,26 +143,11 @@ struct Init<'c> {
     command_pid: Option<i32>,
     /// A restart under way: by when the old command must be gone.
     restart_by: Option<Instant>,
-    /// A SIGTERM/SIGINT held for the drain delay.
-    held: Option<Held>,
     /// Until startup's pages are let go.
     release: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    /// Whether what left the command's group has had its SIGTERM.
-    strays_told: bool,
     /// Why the init ends with an error after an orderly shutdown (the
     /// command could not be started again).
     failure: Option<Error>,
-}
-
-/// A SIGTERM/SIGINT held for the drain delay.
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    signo: i32,
-    sender: i32,
-    /// When it came: the grace period counts from then.
-    came: Instant,
-    /// When it goes on.
-    until: Instant,
 }
 
 impl<'c> Init<'c> {
@@ -206,12 +198,12 @@ impl<'c> Init<'c> {
         for signo in signals.discard_pending() {
             tracing::debug!(signal = sys::signal_name(signo), "ignored during startup");
         }
-        let policy = Policy::new(
-            System,
+        let os = System {
             own_pid,
-            config.grace_period.get(),
-            config.signal_target,
-        );
+            shared: shared.clone(),
+        };
+        let policy = Policy::new(os, own_pid, config.grace_period.get(), config.signal_target)
+            .with_drain(config.shutdown.delay.get());
         let mut init = Init {
             config,
             own_pid,
@@ -226,12 +218,10 @@ impl<'c> Init<'c> {
             exited: None,
             command_pid: None,
             restart_by: None,
-            held: None,
             // Startup's code will not run again: once the init has
             // settled, its pages are let go (at once, a short-lived
             // command would only fault them back in on its way out).
             release: Some(Box::pin(tokio::time::sleep(RELEASE_AFTER))),
-            strays_told: false,
             failure: None,
         };
         match mode {
@@ -265,7 +255,7 @@ impl<'c> Init<'c> {
     async fn run(&mut self, report: &mut termination::Termination) -> Result<u8, Error> {
         loop {
             let wake = self.policy.wake_at(Instant::now());
-            let held_until = self.held.map(|h| h.until);
+            let held_until = self.policy.held_until();
             let next = tokio::select! {
                 biased;
                 // A signal: SIGCHLD reaps, SIGTERM/SIGINT may wait for the
@@ -312,8 +302,8 @@ impl<'c> Init<'c> {
 
     async fn on_signal(&mut self, received: Option<sys::Received>) -> Next {
         let Some(sys::Received { signo, sender }) = received else {
-            // Cannot happen while the descriptor is open; if it did,
-            // the command must still be seen through.
+            // Cannot happen while the descriptor is open; if it did, the
+            // command must still be seen through.
             tracing::error!("signals can no longer be read; they are not forwarded");
             self.signals.closed = true;
             return Next::Continue;
@@ -322,65 +312,40 @@ impl<'c> Init<'c> {
             reap_orphans();
             return Next::Continue;
         }
-        let at = Instant::now();
-        if terminating(signo) && sender != self.own_pid && !self.policy.stopping() {
-            let drain = self.config.shutdown.delay.get();
-            match self.held.take() {
-                None if !drain.is_zero() => {
-                    // Out of the load balancer first: readiness fails
-                    // from now on, the signal follows.
-                    self.shared.set_phase(Phase::Stopping);
-                    tracing::info!(
-                        signal = sys::signal_name(signo),
-                        delay = %crate::config::value::format_duration(drain),
-                        "shutting down: readiness fails now, the signal follows after the drain delay"
-                    );
-                    self.held = Some(Held {
-                        signo,
-                        sender,
-                        came: at,
-                        until: at + drain,
-                    });
-                    return Next::Continue;
-                }
-                Some(first) => {
-                    tracing::info!(
-                        signal = sys::signal_name(signo),
-                        "a second signal: the drain delay is cut short"
-                    );
-                    return self.act(first.signo, first.sender, first.came).await;
-                }
-                None => {}
+        match self.policy.receive(signo, sender, Instant::now()) {
+            Some(signal) => self.act(signal).await,
+            None => {
+                // Held for the drain: out of the load balancer first,
+                // readiness fails from now on.
+                self.shared.set_phase(Phase::Stopping);
+                Next::Continue
             }
         }
-        self.act(signo, sender, at).await
     }
 
     /// A signal to act on (forward it, or begin the shutdown), with the
     /// time it came: the grace period counts from then.
-    async fn act(&mut self, signo: i32, sender: i32, at: Instant) -> Next {
-        let outside = sender != self.own_pid;
+    async fn act(&mut self, signal: policy::Signal) -> Next {
+        let policy::Signal {
+            signo,
+            sender,
+            came,
+        } = signal;
         if self.keep_alive
             && terminating(signo)
-            && outside
+            && sender != self.own_pid
             && !self.policy.stopping()
             && !self.supervision.is_empty()
         {
             // No command to stop first: the services go, then whatever
             // `docker exec` left, all within the one grace period.
             self.shared.set_phase(Phase::Stopping);
-            let deadline = at + self.config.grace_period.get();
+            let deadline = came + self.config.grace_period.get();
             reaping(&mut self.signals, self.supervision.stop(deadline)).await;
         }
-        let next = self.policy.on_signal(signo, sender, at);
+        let next = self.policy.on_signal(signo, sender, came);
         if self.policy.stopping() {
             self.shared.set_phase(Phase::Stopping);
-            if !self.keep_alive && !self.strays_told {
-                // Together with the command: what it left outside its group
-                // cleans up within the same grace period.
-                self.strays_told = true;
-                tree::terminate_strays(self.own_pid, &spared(self.command_pid, &self.shared));
-            }
         }
         next
     }
@@ -455,8 +420,8 @@ impl<'c> Init<'c> {
     }
 
     async fn release_held(&mut self) -> Next {
-        match self.held.take() {
-            Some(h) => self.act(h.signo, h.sender, h.came).await,
+        match self.policy.release_held() {
+            Some(signal) => self.act(signal).await,
             None => Next::Continue,
         }
     }
@@ -486,9 +451,7 @@ impl<'c> Init<'c> {
             .policy
             .deadline()
             .unwrap_or_else(|| Instant::now() + self.config.grace_period.get());
-        if !self.strays_told {
-            tree::terminate_strays(self.own_pid, &spared(self.command_pid, &self.shared));
-        }
+        self.policy.tell_strays();
         if !self.supervision.is_empty() {
             reaping(&mut self.signals, self.supervision.stop(deadline)).await;
         }

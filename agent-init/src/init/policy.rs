@@ -1,7 +1,8 @@
 //! What PID 1 decides, without doing any of it itself: which signal goes
-//! where, when the grace period ends, what the exit code is. The loop
-//! (`mod.rs`) feeds it events and it acts through [`Os`], a seam of four
-//! calls, so tests drive it with a fake in microseconds.
+//! where, whether a SIGTERM waits for the drain delay, when the strays are
+//! asked to stop, when the grace period ends, what the exit code is. The
+//! loop (`mod.rs`) feeds it events and it acts through [`Os`], a seam of
+//! five calls, so tests drive it with a fake in microseconds.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -24,6 +25,18 @@ pub trait Os {
     /// Whether a process is stopped: `pid > 0` that one, `pid < -1` one of
     /// group -pid, `-1` any but agent-init.
     fn stopped(&self, pid: i32) -> bool;
+    /// SIGTERM to what left the command's group (`command`) and is no
+    /// supervised service or job: the strays. Returns how many.
+    fn terminate_strays(&mut self, command: i32) -> usize;
+}
+
+/// A signal to act on: its number, its sender, when it came (a grace
+/// period counts from then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    pub signo: i32,
+    pub sender: i32,
+    pub came: Instant,
 }
 
 /// What the loop does next.
@@ -43,6 +56,15 @@ pub struct Policy<O: Os> {
     /// When a shutdown runs: the moment to SIGKILL what is left.
     deadline: Option<Instant>,
     killed: bool,
+    /// How long a SIGTERM/SIGINT waits (readiness failing already) before
+    /// it goes on, so load balancers drain.
+    drain: Duration,
+    /// The SIGTERM/SIGINT held for the drain, and until when.
+    held: Option<(Signal, Instant)>,
+    /// The last command's pid, also once it has exited.
+    last_command: Option<i32>,
+    /// Whether the strays have had their SIGTERM.
+    strays_told: bool,
 }
 
 /// How often a keep-alive shutdown looks whether `docker exec` processes
@@ -59,11 +81,76 @@ impl<O: Os> Policy<O> {
             command: None,
             deadline: None,
             killed: false,
+            drain: Duration::ZERO,
+            held: None,
+            last_command: None,
+            strays_told: false,
         }
+    }
+
+    /// Holds SIGTERM/SIGINT this long before acting on it.
+    pub fn with_drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
     }
 
     pub fn command_started(&mut self, pid: i32) {
         self.command = Some(pid);
+        self.last_command = Some(pid);
+    }
+
+    /// A signal came: what to act on now (with [`Policy::on_signal`]). A
+    /// SIGTERM/SIGINT from outside, with a drain delay and no shutdown under
+    /// way, is held instead (None); a second one ends the hold, and the
+    /// first goes on.
+    pub fn receive(&mut self, signo: i32, sender: i32, now: Instant) -> Option<Signal> {
+        let signal = Signal {
+            signo,
+            sender,
+            came: now,
+        };
+        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+        if !terminating || sender == self.own_pid || self.stopping() {
+            return Some(signal);
+        }
+        match self.held.take() {
+            Some((first, _)) => {
+                tracing::info!(
+                    signal = signal_name(signo),
+                    "a second signal: the drain delay is cut short"
+                );
+                Some(first)
+            }
+            None if !self.drain.is_zero() => {
+                tracing::info!(
+                    signal = signal_name(signo),
+                    delay = %crate::config::value::format_duration(self.drain),
+                    "shutting down: readiness fails now, the signal follows after the drain delay"
+                );
+                self.held = Some((signal, now + self.drain));
+                None
+            }
+            None => Some(signal),
+        }
+    }
+
+    /// When the held signal goes on.
+    pub fn held_until(&self) -> Option<Instant> {
+        self.held.map(|(_, until)| until)
+    }
+
+    /// The drain delay is over: the held signal, to act on now.
+    pub fn release_held(&mut self) -> Option<Signal> {
+        self.held.take().map(|(signal, _)| signal)
+    }
+
+    /// Asks the strays to stop, once: together with the command's SIGTERM,
+    /// or when the command ended on its own.
+    pub fn tell_strays(&mut self) {
+        if let (false, Some(pid)) = (self.strays_told, self.last_command) {
+            self.strays_told = true;
+            self.os.terminate_strays(pid);
+        }
     }
 
     /// Whether the grace period ran out and SIGKILL went out.
@@ -114,6 +201,9 @@ impl<O: Os> Policy<O> {
                         self.forward(pid, libc::SIGCONT);
                     }
                     self.start_grace(now);
+                    // What the command left outside its group cleans up
+                    // within the same grace period.
+                    self.tell_strays();
                 }
                 Next::Continue
             }
@@ -259,6 +349,8 @@ mod tests {
         others: bool,
         /// Some process is stopped.
         stopped: bool,
+        /// The commands whose strays were told, in order.
+        strays: Vec<i32>,
     }
 
     impl Os for &mut Fake {
@@ -276,6 +368,83 @@ mod tests {
         fn stopped(&self, _: i32) -> bool {
             self.stopped
         }
+        fn terminate_strays(&mut self, command: i32) -> usize {
+            self.strays.push(command);
+            1
+        }
+    }
+
+    #[test]
+    fn a_sigterm_is_held_for_the_drain_and_a_second_one_cuts_it_short() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let drain = Duration::from_secs(5);
+        let mut p = policy(&mut fake, Some(7)).with_drain(drain);
+        assert_eq!(p.receive(libc::SIGTERM, 0, now), None);
+        assert!(p.held_until().is_some());
+        assert_eq!(p.held_until(), Some(now + drain));
+        // Other signals go on meanwhile.
+        let usr1 = p.receive(libc::SIGUSR1, 0, now).unwrap();
+        assert_eq!(usr1.signo, libc::SIGUSR1);
+        // A second SIGINT: the first SIGTERM goes on, with its own time.
+        let first = p.receive(libc::SIGINT, 0, now + drain / 2).unwrap();
+        assert_eq!((first.signo, first.came), (libc::SIGTERM, now));
+        assert!(p.held_until().is_none());
+        p.on_signal(first.signo, first.sender, first.came);
+        assert_eq!(p.deadline(), Some(now + GRACE));
+        assert!(p.os.calls.contains(&(-7, libc::SIGTERM)));
+    }
+
+    #[test]
+    fn without_a_drain_delay_or_from_agent_init_itself_nothing_is_held() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let mut p = policy(&mut fake, Some(7));
+        assert!(p.receive(libc::SIGTERM, 0, now).is_some());
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7)).with_drain(Duration::from_secs(5));
+        // Sent by agent-init itself (own pid 1).
+        assert!(p.receive(libc::SIGTERM, 1, now).is_some());
+        assert!(p.held_until().is_none());
+    }
+
+    #[test]
+    fn the_held_signal_goes_on_when_the_drain_ends() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let mut p = policy(&mut fake, Some(7)).with_drain(Duration::from_secs(5));
+        assert_eq!(p.receive(libc::SIGTERM, 0, now), None);
+        let held = p.release_held().unwrap();
+        assert_eq!((held.signo, held.came), (libc::SIGTERM, now));
+        assert_eq!(p.release_held(), None);
+    }
+
+    #[test]
+    fn strays_are_told_once_with_the_commands_sigterm_and_not_in_keep_alive_mode() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let mut p = policy(&mut fake, Some(7));
+        p.on_signal(libc::SIGTERM, 0, now);
+        p.on_signal(libc::SIGTERM, 0, now);
+        p.tell_strays();
+        assert_eq!(p.os.strays, [7]);
+        // Keep-alive: no command, no strays of it.
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, None);
+        p.on_signal(libc::SIGTERM, 0, now);
+        p.tell_strays();
+        assert!(p.os.strays.is_empty());
+    }
+
+    #[test]
+    fn strays_are_told_when_the_command_ended_on_its_own() {
+        let mut fake = Fake::default();
+        let mut p = policy(&mut fake, Some(7));
+        let exited = WaitStatus::Exited(nix::unistd::Pid::from_raw(7), 0);
+        assert_eq!(p.on_command_exit(exited), Next::Exit(0));
+        p.tell_strays();
+        p.tell_strays();
+        assert_eq!(p.os.strays, [7]);
     }
 
     const GRACE: Duration = Duration::from_secs(8);
