@@ -317,9 +317,15 @@ pub fn run(loaded: &Loaded, probe: Probe, format: Format) -> Result<u8, Error> {
     // liveness). Under a fork storm this may start none: the checks that
     // need one then fail with the reason, and the answer is "unhealthy",
     // not a crash.
+    let mcp_resolves = opts.mcp.as_ref().is_some_and(target::Target::resolves);
     let blocking = plan(probe, &opts)
         .iter()
-        .filter(|p| matches!(p.check.name(), "cli" | "workspace" | "disk" | "mcp"))
+        .filter(|p| match p.check.name() {
+            "cli" | "workspace" | "disk" => true,
+            // An address needs no resolving, so no thread.
+            "mcp" => mcp_resolves,
+            _ => false,
+        })
         .count();
     if blocking > 0 {
         healthcheck::pool::start(blocking.min(CHECK_THREADS));

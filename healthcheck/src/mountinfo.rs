@@ -22,9 +22,38 @@ impl Mount {
 }
 
 pub fn read() -> Result<Vec<Mount>, String> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
-    Ok(parse(&text))
+    Ok(parse(&read_text()?))
+}
+
+/// The mount whose mount point is exactly `path` (the last one wins), read
+/// from /proc/self/mountinfo: only that line is parsed whole.
+pub fn read_mount_at(path: &Path) -> Result<Option<Mount>, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let text = read_text()?;
+    let wanted = path.as_os_str().as_bytes();
+    let found = text.lines().rev().find(|line| {
+        // The fifth field is the mount point, escaped (\040 for a space).
+        let Some(field) = line.split(' ').nth(4) else {
+            return false;
+        };
+        if field.contains('\\') {
+            unescape(field).as_bytes() == wanted
+        } else {
+            field.as_bytes() == wanted
+        }
+    });
+    Ok(found.and_then(parse_line))
+}
+
+/// The whole table in one read: /proc files have no size to go by, and
+/// growing a buffer from nothing takes one small read after another.
+fn read_text() -> Result<String, String> {
+    use std::io::Read;
+    let err = |e: std::io::Error| format!("reading /proc/self/mountinfo: {e}");
+    let mut f = std::fs::File::open("/proc/self/mountinfo").map_err(err)?;
+    let mut text = String::with_capacity(64 * 1024);
+    f.read_to_string(&mut text).map_err(err)?;
+    Ok(text)
 }
 
 pub fn parse(text: &str) -> Vec<Mount> {
@@ -91,6 +120,14 @@ pub fn mount_containing<'a>(mounts: &'a [Mount], path: &Path) -> Option<&'a Moun
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_at_a_path_is_found_without_parsing_every_line() {
+        let mounts = read().unwrap();
+        let root = mount_at(&mounts, Path::new("/")).cloned();
+        assert_eq!(read_mount_at(Path::new("/")).unwrap(), root);
+        assert_eq!(read_mount_at(Path::new("/no/such/mount")).unwrap(), None);
+    }
 
     const SAMPLE: &str = "\
 22 1 254:0 / / rw,relatime - ext4 /dev/vda rw

@@ -15,6 +15,17 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether probing it needs a name resolved (which blocks, so takes a
+    /// check thread): its host is a name, not an IP address.
+    pub fn resolves(&self) -> bool {
+        let host = match self {
+            Target::Tcp { host, .. } => host.as_str(),
+            Target::Http { url, .. } | Target::Mcp { url } => url.host_str().unwrap_or(""),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>().is_err()
+    }
+
     /// Whether probing it needs TLS.
     pub fn https(&self) -> bool {
         match self {
@@ -187,6 +198,20 @@ fn http_url(text: &str, spec: &str) -> Result<Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_need_resolving() {
+        for (spec, resolves) in [
+            ("tcp://db:5432", true),
+            ("tcp://10.0.0.5:5432", false),
+            ("http://[::1]:8080/health", false),
+            ("mcp+http://127.0.0.1:3000/mcp", false),
+            ("mcp+https://mcp.example.com/mcp", true),
+            ("http://localhost:8080/", true),
+        ] {
+            assert_eq!(parse(spec).unwrap().resolves(), resolves, "{spec}");
+        }
+    }
 
     #[test]
     fn every_scheme() {

@@ -27,9 +27,8 @@ pub fn locate(path: &Path, require_mount: bool) -> Result<Located, String> {
     if !meta.is_dir() {
         return Err(format!("{} is not a directory", path.display()));
     }
-    let mounts = mountinfo::read()?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let mount = mountinfo::mount_at(&mounts, &canonical).cloned();
+    let mount = mountinfo::read_mount_at(&canonical)?;
     if require_mount && mount.is_none() {
         return Err(format!(
             "{0} is not a mount point: mount the project there (docker run -v \"$PWD\":{0}) \
