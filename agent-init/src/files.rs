@@ -2,6 +2,10 @@
 //! file renamed into place), with the mode asked for, owned by the user the
 //! command runs as; missing parent directories are created private to it.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::path::Path;
 
 use crate::launch::Launch;

@@ -7,6 +7,10 @@
 //! the loop only its turns, never a stall: lines that do not fit in the
 //! queue are dropped and counted.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,7 +184,7 @@ where
 /// no piece is longer, and none ends inside a secret (each is masked on
 /// its own).
 fn pieces<F: FnMut(&str)>(pending: &mut Vec<u8>, keep: usize, line: &mut F) {
-    while pending.len() > MAX_LINE + keep {
+    while pending.len() > MAX_LINE.saturating_add(keep) {
         let cut = healthcheck::mask::safe_cut(pending, MAX_LINE);
         emit(pending.get(..cut).unwrap_or_default(), line);
         pending.drain(..cut);

@@ -11,6 +11,10 @@
 //! It lives in this crate, the lowest, so that the checks can mask what they
 //! quote from a server before they cut it short.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::borrow::Cow;
 use std::sync::RwLock;
 
@@ -122,7 +126,7 @@ fn percent(v: &str, keep: impl Fn(u8) -> bool) -> String {
 /// encodes `user:password`.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    let mut out = String::with_capacity(bytes.len().div_ceil(3).saturating_mul(4));
     for chunk in bytes.chunks(3) {
         let b = [
             chunk.first().copied().unwrap_or(0),
@@ -173,8 +177,11 @@ pub fn safe_cut(bytes: &[u8], max: usize) -> usize {
     }
     let mut cut = whole;
     // Not inside a UTF-8 character.
-    while cut + 3 > whole && cut > 1 && bytes.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
-        cut -= 1;
+    while cut.saturating_add(3) > whole
+        && cut > 1
+        && bytes.get(cut).is_some_and(|b| b & 0xC0 == 0x80)
+    {
+        cut = cut.saturating_sub(1);
     }
     if bytes.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
         cut = whole;
@@ -185,11 +192,12 @@ pub fn safe_cut(bytes: &[u8], max: usize) -> usize {
     for _ in 0..=secrets.len() {
         let before = cut;
         for s in secrets.iter().map(String::as_bytes).filter(|s| s.len() > 1) {
-            let from = cut.saturating_sub(s.len() - 1);
-            let to = (cut + s.len() - 1).min(bytes.len());
+            let reach = s.len().saturating_sub(1);
+            let from = cut.saturating_sub(reach);
+            let to = cut.saturating_add(reach).min(bytes.len());
             let window = bytes.get(from..to).unwrap_or_default();
             if let Some(at) = window.windows(s.len()).position(|w| w == s) {
-                cut = from + at;
+                cut = from.saturating_add(at);
             }
         }
         if cut == before {
@@ -210,8 +218,8 @@ pub fn safe_cut(bytes: &[u8], max: usize) -> usize {
 /// `…`.
 pub fn one_line(text: &str, max: usize) -> String {
     let masked = scrub(text);
-    let mut out = String::with_capacity(masked.len().min(max + 8));
-    let mut shown = 0;
+    let mut out = String::with_capacity(masked.len().min(max.saturating_add(8)));
+    let mut shown: usize = 0;
     for c in masked.chars() {
         let piece: String = if c.is_control() {
             c.escape_default().collect()
@@ -219,12 +227,12 @@ pub fn one_line(text: &str, max: usize) -> String {
             c.to_string()
         };
         let n = piece.chars().count();
-        if shown + n > max {
+        if shown.saturating_add(n) > max {
             out.push('…');
             break;
         }
         out.push_str(&piece);
-        shown += n;
+        shown = shown.saturating_add(n);
     }
     out
 }

@@ -4,6 +4,10 @@
 //! handshake. Used by the `mcp` health check and by the startup step that
 //! waits.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::time::Duration;
 
 use crate::target::{shown, Target};

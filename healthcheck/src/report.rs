@@ -1,6 +1,10 @@
 //! The outcome of a health run and its two renderings: short text (failing
 //! checks first, bounded in size) and one JSON object.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -77,14 +81,14 @@ impl Report {
                 c.detail,
                 fmt_duration(Duration::from_secs_f64(c.duration_ms / 1000.0))
             );
-            if out.len() + line.len() > MAX_TEXT {
+            if out.len().saturating_add(line.len()) > MAX_TEXT {
                 out.push_str("…\n");
                 break;
             }
             out.push_str(&line);
         }
         if let Some(settings) = &self.settings {
-            if out.len() + settings.len() < MAX_TEXT {
+            if out.len().saturating_add(settings.len()) < MAX_TEXT {
                 out.push_str(settings);
                 out.push('\n');
             }
@@ -110,7 +114,7 @@ fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;
         while !s.is_char_boundary(cut) {
-            cut -= 1;
+            cut = cut.saturating_sub(1);
         }
         s.truncate(cut);
         s.push('…');

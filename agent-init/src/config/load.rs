@@ -3,6 +3,10 @@
 //! from. Defaults are not a layer: serde fills them, and a key no layer set
 //! is shown as coming from the default.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -174,7 +178,7 @@ pub fn depth(raw: &str) -> usize {
     for c in raw.chars() {
         match c {
             '[' | '{' => {
-                depth += 1;
+                depth = depth.saturating_add(1);
                 deepest = deepest.max(depth);
             }
             ']' | '}' => depth = depth.saturating_sub(1),
@@ -212,7 +216,7 @@ fn env_key(rest: &str) -> Result<String, String> {
     const SET: &str = "ENV__SET__";
     let (head, var) = match rest.get(..SET.len()) {
         Some(p) if p.eq_ignore_ascii_case(SET) => (
-            rest.get(..SET.len() - 2).unwrap_or_default(),
+            rest.get(..SET.len().saturating_sub(2)).unwrap_or_default(),
             rest.get(SET.len()..),
         ),
         _ => (rest, None),

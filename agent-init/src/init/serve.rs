@@ -8,6 +8,10 @@
 //! request; `launch`, which holds the command's secrets, is answered only to
 //! root or to the uid the command runs as. Every answer is one JSON object.
 
+// Arithmetic on lengths and counts taken from input: checked or
+// saturating, never a panic or a wrap.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -160,7 +164,7 @@ async fn read_request(conn: &mut UnixStream) -> Result<String, String> {
             match conn.read(free).await {
                 Ok(0) | Err(_) => break,
                 Ok(k) => {
-                    n += k;
+                    n = n.saturating_add(k);
                     if buf.get(..n).is_some_and(|b| b.contains(&b'\n')) {
                         break;
                     }
