@@ -96,23 +96,27 @@ impl SignalFd {
     pub fn read(&self, into: &mut std::collections::VecDeque<Received>) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
         const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: signalfd_siginfo is plain data (all integers), so zeroed
-        // is a valid value; read(2) writes at most the buffer's size into
-        // memory this frame owns; the kernel writes whole records only.
-        let (buf, n) = unsafe {
-            let mut buf: [libc::signalfd_siginfo; SIGNALS_PER_READ] = std::mem::zeroed();
-            let n = libc::read(
+        let mut buf = std::mem::MaybeUninit::<[libc::signalfd_siginfo; SIGNALS_PER_READ]>::uninit();
+        // SAFETY: read(2) writes at most the buffer's size into memory this
+        // frame owns; nothing of it is read before the call says how much
+        // it wrote.
+        let n = unsafe {
+            libc::read(
                 self.0.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 std::mem::size_of_val(&buf),
-            );
-            (buf, n)
+            )
         };
         let Ok(bytes) = usize::try_from(n) else {
             return Err(io::Error::last_os_error());
         };
-        let count = bytes / SIZE;
-        for info in buf.iter().take(count) {
+        let count = (bytes / SIZE).min(SIGNALS_PER_READ);
+        let first = buf.as_ptr().cast::<libc::signalfd_siginfo>();
+        for i in 0..count {
+            // SAFETY: the kernel wrote `count` whole records from the start
+            // of the buffer; signalfd_siginfo is plain integers, valid for
+            // any bytes; `i < count <= SIGNALS_PER_READ` stays inside it.
+            let info = unsafe { std::ptr::read(first.add(i)) };
             let code = info.ssi_code;
             let sender = if code <= 0 {
                 i32::try_from(info.ssi_pid).unwrap_or(0)
