@@ -71,8 +71,16 @@ pub async fn run(config: &Config, mode: Mode) -> Result<Launch, Error> {
         let t = Instant::now();
         let outcome = match step {
             Step::Sync(f) => f(config, &mut launch),
-            Step::Wait => wait::step(config, &launch, mode).await,
-            Step::Hooks => hooks::step(config, &launch).await,
+            // Their futures are large (an HTTP client, a hook's pipes):
+            // on the heap, and only when there is something to wait for or
+            // run, so the startup future itself stays small.
+            Step::Wait if wait_configured(config) => {
+                Box::pin(wait::step(config, &launch, mode)).await
+            }
+            Step::Hooks if !config.hooks.is_empty() => {
+                Box::pin(hooks::step(config, &launch)).await
+            }
+            Step::Wait | Step::Hooks => Ok(None),
         };
         match outcome {
             Ok(Some(outcome)) => tracing::info!(step = name, ms = ms(t), "{outcome}"),
@@ -85,6 +93,11 @@ pub async fn run(config: &Config, mode: Mode) -> Result<Launch, Error> {
     }
     tracing::info!(ms = ms(started), "ready");
     Ok(launch)
+}
+
+/// Whether the wait step has anything to wait for (else it is skipped).
+fn wait_configured(config: &Config) -> bool {
+    config.wait.enabled && !config.wait.urls.is_empty()
 }
 
 fn ms(t: Instant) -> f64 {
