@@ -571,6 +571,8 @@ def headline(r):
         f"| startup with the entrypoint's steps, wall | {s['agent-init (same steps)'][0]*1000:.2f} ms | | | "
         f"{s['shell entrypoint.sh (all steps)'][0]*1000:.2f} ms "
         f"({ratio(s['agent-init (same steps)'][0], s['shell entrypoint.sh (all steps)'][0])}) |",
+        f"| instructions of `INIT -- true` as PID 1 (callgrind) | {r['instructions']['agent-init']:,} | "
+        f"{r['instructions'].get('tini', 0):,} | {r['instructions'].get('dumb-init', 0):,} | |",
         f"| idle RSS of PID 1 | {i['agent-init'][0]} KiB | {i['tini'][0]} KiB | {i['dumb-init'][0]} KiB | |",
         f"| signal forwarding, median | {g['agent-init'][0]:.0f} µs | {g['tini'][0]:.0f} µs | "
         f"{g['dumb-init'][0]:.0f} µs | |",
