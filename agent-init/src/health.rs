@@ -83,9 +83,9 @@ impl HealthOptions {
             check_timeouts: h
                 .check_timeouts
                 .iter()
-                .map(|(k, v)| (k.clone(), v.get()))
+                .map(|(k, v)| (k.to_string(), v.get()))
                 .collect(),
-            skip: h.skip.clone(),
+            skip: h.skip.iter().map(ToString::to_string).collect(),
             services: !c.services.is_empty(),
         })
     }

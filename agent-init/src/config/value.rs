@@ -449,6 +449,58 @@ impl<'de> Deserialize<'de> for Preset {
     }
 }
 
+/// A health check's name, checked at load: one of `healthcheck::CHECKS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CheckName(pub &'static str);
+
+impl CheckName {
+    pub fn parse(text: &str) -> Result<CheckName, String> {
+        let t = text.trim();
+        healthcheck::CHECKS
+            .iter()
+            .find(|c| **c == t)
+            .map(|c| CheckName(c))
+            .ok_or_else(|| {
+                format!(
+                    "unknown check `{t}` (known: {})",
+                    healthcheck::CHECKS.join(", ")
+                )
+            })
+    }
+}
+
+impl PartialEq<&str> for CheckName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for CheckName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CheckName::parse(&text(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// A list of check names (TOML list, or `a,b` from a flag or variable).
+pub fn check_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CheckName>, D::Error> {
+    names(d)?
+        .iter()
+        .map(|n| CheckName::parse(n).map_err(de::Error::custom))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,9 +77,7 @@ pub async fn run(config: &Config, mode: Mode) -> Result<Launch, Error> {
             Step::Wait if wait_configured(config) => {
                 Box::pin(wait::step(config, &launch, mode)).await
             }
-            Step::Hooks if !config.hooks.is_empty() => {
-                Box::pin(hooks::step(config, &launch)).await
-            }
+            Step::Hooks if !config.hooks.is_empty() => Box::pin(hooks::step(config, &launch)).await,
             Step::Wait | Step::Hooks => Ok(None),
         };
         match outcome {
