@@ -868,3 +868,48 @@ fn config_does_not_print_url_credentials() {
     );
     assert!(text.contains("http://<redacted>@db:80/"), "{text}");
 }
+
+/// SIGCHLD and SIGINT ignored by whoever started agent-init (a process
+/// manager, `sh -c 'agent-init -- cmd &'`): agent-init still sees its
+/// command exit (an ignored SIGCHLD would make the kernel reap it unseen)
+/// and the command starts with both at their default. The control: the
+/// same command started the same way without agent-init has them ignored.
+#[test]
+fn ignored_signals_inherited_from_the_parent_are_not_passed_on() {
+    use std::os::unix::process::CommandExt;
+    fn ignoring(cmd: &mut Command) {
+        // SAFETY: signal() with SIG_IGN installs no handler code and is
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::libc::signal(nix::libc::SIGCHLD, nix::libc::SIG_IGN);
+                nix::libc::signal(nix::libc::SIGINT, nix::libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    }
+    let sig_ign = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            .unwrap()
+    };
+    let (chld, int) = (
+        1u64 << (nix::libc::SIGCHLD - 1),
+        1u64 << (nix::libc::SIGINT - 1),
+    );
+    // The control.
+    let mut plain = Command::new("cat");
+    plain.arg("/proc/self/status");
+    ignoring(&mut plain);
+    let o = plain.output().unwrap();
+    assert_eq!(sig_ign(&out(&o)) & (chld | int), chld | int);
+    for mode in [As::Subreaper, As::Pid1] {
+        let init = start_with(mode, &["--", "cat", "/proc/self/status"], ignoring);
+        let exited = init.wait(SOON);
+        assert_eq!(exited.code, Some(0), "{}", exited.stderr);
+        let status = exited.stdout.join("\n");
+        assert_eq!(sig_ign(&status) & (chld | int), 0, "{status}");
+    }
+}

@@ -1181,3 +1181,39 @@ fn a_command_that_cannot_start_again_still_ends_in_an_orderly_shutdown() {
         out.stderr
     );
 }
+
+/// A SIGTERM while a reload's restart is under way ends the init: the
+/// command stopping for its restart is not started again (the restart test
+/// above is the control: without the SIGTERM it is).
+#[test]
+fn a_shutdown_during_a_restart_does_not_start_the_command_again() {
+    let s = Scratch::new("restart-stop");
+    let vol = s.path("vol");
+    kubelet_volume(&vol, "..1", &[("GREETING", "one")]);
+    std::fs::write(
+        s.path("c.toml"),
+        format!(
+            "[[configmaps]]\npath = \"{}\"\non_change = \"restart\"\n",
+            vol.display()
+        ),
+    )
+    .unwrap();
+    // Slow to stop: the SIGTERM to the init comes while it is stopping.
+    let body = "trap 'echo stopping; sleep 0.5; exit 0' TERM; echo \"started $GREETING\"; \
+                while :; do sleep 0.05; done";
+    let mut init = start(
+        As::Pid1,
+        &["--config", &s.s("c.toml"), "--", "sh", "-c", body],
+    );
+    init.expect("started one");
+    kubelet_volume(&vol, "..2", &[("GREETING", "two")]);
+    init.expect("stopping");
+    init.signal(Signal::SIGTERM);
+    let out = init.wait(SOON);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        !out.stdout.iter().any(|l| l == "started two"),
+        "started again during the shutdown: {:?}",
+        out.stdout
+    );
+}

@@ -317,7 +317,11 @@ pub fn run(loaded: &Loaded, probe: Probe, format: Format) -> Result<u8, Error> {
     // liveness). Under a fork storm this may start none: the checks that
     // need one then fail with the reason, and the answer is "unhealthy",
     // not a crash.
-    let mcp_resolves = opts.mcp.as_ref().is_some_and(target::Target::resolves);
+    // A proxy's name is resolved too (reqwest takes it from the environment).
+    let proxied = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some() || std::env::var_os(v.to_lowercase()).is_some());
+    let mcp_resolves = opts.mcp.as_ref().is_some_and(|t| proxied || t.resolves());
     let blocking = plan(probe, &opts)
         .iter()
         .filter(|p| match p.check.name() {

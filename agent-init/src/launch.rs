@@ -119,10 +119,13 @@ impl Launch {
     pub fn from_process() -> Launch {
         let mut env = BTreeMap::new();
         let mut raw_env = Vec::new();
+        // A name given twice: the command gets one copy, as agent-init
+        // reads it (the last), not `environ` as it is.
+        let mut inherited = true;
         for (k, v) in crate::sys::environ() {
             match (std::str::from_utf8(k), std::str::from_utf8(v)) {
                 (Ok(k), Ok(v)) => {
-                    env.insert(k.to_string(), v.to_string());
+                    inherited &= env.insert(k.to_string(), v.to_string()).is_none();
                 }
                 _ => raw_env.push((k.to_vec(), v.to_vec())),
             }
@@ -130,7 +133,7 @@ impl Launch {
         Launch {
             env: Env {
                 vars: env,
-                inherited: true,
+                inherited,
             },
             raw_env,
             user: None,

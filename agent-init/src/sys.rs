@@ -87,7 +87,9 @@ impl SignalFd {
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(SignalFd(std::os::fd::OwnedFd::from_raw_fd(fd)))
+            let fd = SignalFd(std::os::fd::OwnedFd::from_raw_fd(fd));
+            default_dispositions(signals);
+            Ok(fd)
         }
     }
 
@@ -135,6 +137,43 @@ impl SignalFd {
 impl std::os::fd::AsRawFd for SignalFd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+/// Sets every signal of `signals` that agent-init inherited as ignored back
+/// to the default (they are blocked, so the default never runs here):
+/// with SIGCHLD ignored the kernel reaps children itself and no exit would
+/// ever be seen, and the command, hooks and services would inherit the
+/// other ignored signals (`sh -c 'agent-init -- cmd &'` ignores SIGINT).
+/// SIGPIPE stays as Rust set it: the child gets its default anyway.
+fn default_dispositions(signals: &[i32]) {
+    // Which are ignored, from one read of /proc (unreadable: all of them).
+    let ignored = {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        let n = std::fs::File::open("/proc/self/status")
+            .and_then(|mut f| f.read(&mut buf))
+            .unwrap_or(0);
+        buf.get(..n)
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+            .find_map(|l| l.strip_prefix(b"SigIgn:"))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(u64::MAX)
+    };
+    for &signo in signals {
+        let bit = u32::try_from(signo.saturating_sub(1))
+            .ok()
+            .and_then(|b| 1u64.checked_shl(b))
+            .unwrap_or(0);
+        let reset = signo == libc::SIGCHLD || (ignored & bit != 0 && signo != libc::SIGPIPE);
+        if reset {
+            // SAFETY: SIG_DFL installs no handler code.
+            unsafe {
+                libc::signal(signo, libc::SIG_DFL);
+            }
+        }
     }
 }
 
@@ -186,11 +225,17 @@ impl Allocator {
                 std::thread::yield_now();
             }
         }
+        /// Releases the lock however `f` ends.
+        struct Unlock<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+        let _unlock = Unlock(&self.locked);
         // SAFETY: the lock is held, so this is the only reference to the
-        // heap until it is released below.
-        let result = f(unsafe { &mut *self.heap.get() });
-        self.locked.store(false, Ordering::Release);
-        result
+        // heap until `_unlock` releases it.
+        f(unsafe { &mut *self.heap.get() })
     }
 }
 
@@ -228,18 +273,18 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
 
 /// agent-init's own environment, read in place: (name, value) byte
 /// slices of each `NAME=VALUE` entry, with nothing copied (an entry without
-/// `=` is a name with an empty value). agent-init never changes its
+/// `=` is left out). agent-init never changes its
 /// environment (no setenv: the lint configuration forbids
 /// `std::env::set_var`), so the entries stay as they are for good.
 pub fn environ() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
     extern "C" {
-        static environ: *const *const libc::c_char;
+        static mut environ: *const *const libc::c_char;
     }
     // SAFETY: `environ` is the C library's NULL-terminated array of
     // NUL-terminated strings, set up before main and never changed by
     // agent-init (see above), so each pointer and string stays valid and
     // unchanged for the life of the process.
-    let mut at = unsafe { environ };
+    let mut at = unsafe { std::ptr::addr_of!(environ).read() };
     std::iter::from_fn(move || {
         if at.is_null() {
             return None;
@@ -255,12 +300,10 @@ pub fn environ() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
             Some(std::ffi::CStr::from_ptr(entry).to_bytes())
         }
     })
-    .map(|entry| match entry.iter().position(|&b| b == b'=') {
-        Some(eq) => (
-            entry.get(..eq).unwrap_or_default(),
-            entry.get(eq + 1..).unwrap_or_default(),
-        ),
-        None => (entry, &[][..]),
+    // An entry without `=` is no variable (getenv never finds it).
+    .filter_map(|entry| {
+        let eq = entry.iter().position(|&b| b == b'=')?;
+        Some((entry.get(..eq)?, entry.get(eq.saturating_add(1)..)?))
     })
 }
 

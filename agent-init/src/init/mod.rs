@@ -161,7 +161,7 @@ impl<'c> Init<'c> {
         own_pid: i32,
         signals: sys::SignalFd,
     ) -> Result<Init<'c>, Error> {
-        let mut signals = Signals::register(signals)?;
+        let mut signals = Signals::register(signals, own_pid)?;
         let keep_alive = matches!(mode, Mode::KeepAlive);
         let shared = Arc::new(Shared::new(own_pid, keep_alive));
         // What `agent-init health` beside the init probes with: these, not
@@ -232,7 +232,14 @@ impl<'c> Init<'c> {
                         tracing::debug!("child env {}={}", name, init.launch.shown(name, value));
                     }
                 }
-                init.start_command()?;
+                if let Err(e) = init.start_command() {
+                    // The services that already run stop in order, not by
+                    // SIGKILL with the namespace (or never, outside PID 1).
+                    init.shared.set_phase(Phase::Stopping);
+                    let deadline = Instant::now() + config.grace_period.get();
+                    reaping(&mut init.signals, init.supervision.stop(deadline)).await;
+                    return Err(e);
+                }
                 tracing::debug!(pid = ?init.command_pid, argv = ?init.argv, "command started");
                 init.shared.started(init.command_pid, init.launch.clone());
             }
@@ -395,7 +402,8 @@ impl<'c> Init<'c> {
             return Next::Exit(exit::SOFTWARE);
         };
         let ended = crate::process::Ended(status);
-        if self.restart_by.take().is_some() {
+        // A shutdown that began meanwhile wins over the restart.
+        if self.restart_by.take().is_some() && !self.policy.stopping() {
             tracing::info!("the command {ended} for its restart");
             match self.start_command() {
                 Ok(()) => {
@@ -491,6 +499,8 @@ fn spared(command_pid: Option<i32>, shared: &Shared) -> std::collections::BTreeS
 /// The init's signals: one signalfd registered with the runtime, and what
 /// its last read took beyond the signal asked for.
 struct Signals {
+    /// agent-init's own pid: the sender of the SIGPIPE its own writes raise.
+    own_pid: i32,
     fd: tokio::io::unix::AsyncFd<sys::SignalFd>,
     queue: std::collections::VecDeque<sys::Received>,
     /// The descriptor failed (never, in practice): no more signals.
@@ -498,8 +508,9 @@ struct Signals {
 }
 
 impl Signals {
-    fn register(fd: sys::SignalFd) -> Result<Signals, Error> {
+    fn register(fd: sys::SignalFd, own_pid: i32) -> Result<Signals, Error> {
         Ok(Signals {
+            own_pid,
             fd: sys::signals_async(fd).map_err(|e| Error::os("watching signals", e))?,
             queue: std::collections::VecDeque::new(),
             closed: false,
@@ -511,6 +522,12 @@ impl Signals {
     async fn next(&mut self) -> Option<sys::Received> {
         loop {
             if let Some(received) = self.queue.pop_front() {
+                // A write of agent-init's to a closed pipe (a log line to a
+                // gone stderr) raises SIGPIPE on itself: nothing to act on,
+                // nor to log (which would raise another).
+                if received.signo == libc::SIGPIPE && received.sender == self.own_pid {
+                    continue;
+                }
                 return Some(received);
             }
             let mut ready = match self.fd.readable().await {
