@@ -192,13 +192,22 @@ def bench_idle(results):
             stop(p, pid)
 
 
+def signal_reporter(prefix):
+    """An init as PID 1 of testproc's signal reporter, once it is ready:
+    (popen, host pid of the init)."""
+    p, pid = as_pid1(prefix + [TESTPROC, "signals"], stdout=subprocess.PIPE,
+                     stderr=DEVNULL, text=True, bufsize=1)
+    if not p.stdout.readline().startswith("ready"):
+        stop(p, pid)
+        raise RuntimeError(f"{prefix[0]}: the signal reporter did not start")
+    return p, pid
+
+
 def bench_signals(results):
     rows = {}
     for name, prefix in INITS.items():
-        p, pid = as_pid1(prefix + [TESTPROC, "signals"], stdout=subprocess.PIPE,
-                         stderr=DEVNULL, text=True, bufsize=1)
+        p, pid = signal_reporter(prefix)
         try:
-            assert p.stdout.readline().startswith("ready")
             lat = []
             for _ in range(N_SIGNALS):
                 t = time.perf_counter_ns()
@@ -321,10 +330,8 @@ def bench_syscalls(results):
     n = 50
     rows = {}
     for name, prefix in INITS.items():
-        p, pid = as_pid1(prefix + [TESTPROC, "signals"], stdout=subprocess.PIPE,
-                         stderr=DEVNULL, text=True, bufsize=1)
+        p, pid = signal_reporter(prefix)
         try:
-            assert p.stdout.readline().startswith("ready")
             # Once settled: what an init does once after start-up (agent-init
             # lets go of startup's pages at 200 ms) is not per signal.
             time.sleep(0.5)

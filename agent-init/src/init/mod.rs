@@ -138,9 +138,6 @@ struct Init<'c> {
     argv: Vec<OsString>,
     /// Where the running command's exit arrives.
     exited: Option<tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>>,
-    /// The last command's pid, also once it exited: its group is the
-    /// policy's to signal, not the stray sweep's.
-    command_pid: Option<i32>,
     /// A restart under way: by when the old command must be gone.
     restart_by: Option<Instant>,
     /// Until startup's pages are let go.
@@ -187,9 +184,7 @@ impl<'c> Init<'c> {
                 .await
                 .and_then(|ready| ready);
             if let Err(e) = waited {
-                shared.set_phase(Phase::Stopping);
-                let deadline = Instant::now() + config.grace_period.get();
-                reaping(&mut signals, supervision.stop(deadline)).await;
+                stop_early(&mut signals, &mut supervision, &shared, config).await;
                 return Err(e);
             }
         }
@@ -216,7 +211,6 @@ impl<'c> Init<'c> {
             launch,
             argv: Vec::new(),
             exited: None,
-            command_pid: None,
             restart_by: None,
             // Startup's code will not run again: once the init has
             // settled, its pages are let go (at once, a short-lived
@@ -224,28 +218,38 @@ impl<'c> Init<'c> {
             release: Some(Box::pin(tokio::time::sleep(RELEASE_AFTER))),
             failure: None,
         };
+        init.begin(mode).await?;
+        Ok(init)
+    }
+
+    /// Starts the command (keep-alive mode: nothing) and leaves the
+    /// directory the init was started in.
+    async fn begin(&mut self, mode: Mode) -> Result<(), Error> {
         match mode {
             Mode::Command(argv) => {
-                init.argv = argv;
+                self.argv = argv;
                 if tracing::enabled!(tracing::Level::DEBUG) {
-                    for (name, value) in &init.launch.env {
-                        tracing::debug!("child env {}={}", name, init.launch.shown(name, value));
+                    for (name, value) in &self.launch.env {
+                        tracing::debug!("child env {}={}", name, self.launch.shown(name, value));
                     }
                 }
-                if let Err(e) = init.start_command() {
-                    // The services that already run stop in order, not by
-                    // SIGKILL with the namespace (or never, outside PID 1).
-                    init.shared.set_phase(Phase::Stopping);
-                    let deadline = Instant::now() + config.grace_period.get();
-                    reaping(&mut init.signals, init.supervision.stop(deadline)).await;
+                if let Err(e) = self.start_command() {
+                    stop_early(
+                        &mut self.signals,
+                        &mut self.supervision,
+                        &self.shared,
+                        self.config,
+                    )
+                    .await;
                     return Err(e);
                 }
-                tracing::debug!(pid = ?init.command_pid, argv = ?init.argv, "command started");
-                init.shared.started(init.command_pid, init.launch.clone());
+                let pid = self.policy.last_command();
+                tracing::debug!(pid = ?pid, argv = ?self.argv, "command started");
+                self.shared.started(pid, self.launch.clone());
             }
             Mode::KeepAlive => {
                 tracing::info!("no command given: keeping alive, waiting for SIGTERM");
-                init.shared.started(None, init.launch.clone());
+                self.shared.started(None, self.launch.clone());
             }
         }
         // Like dumb-init: the init does not keep the directory it was
@@ -254,7 +258,7 @@ impl<'c> Init<'c> {
         if let Err(e) = std::env::set_current_dir("/") {
             tracing::debug!("cannot change to /: {e}");
         }
-        Ok(init)
+        Ok(())
     }
 
     /// The loop: one arm per source of events, each handled by one method,
@@ -302,7 +306,6 @@ impl<'c> Init<'c> {
             .map_or(std::ffi::OsStr::new(""), |a| a.as_os_str());
         let started = crate::process::start(cmd, program)?;
         self.exited = Some(started.exited);
-        self.command_pid = Some(started.pid);
         self.policy.command_started(started.pid);
         Ok(())
     }
@@ -339,7 +342,7 @@ impl<'c> Init<'c> {
             came,
         } = signal;
         if self.keep_alive
-            && terminating(signo)
+            && policy::terminating(signo)
             && sender != self.own_pid
             && !self.policy.stopping()
             && !self.supervision.is_empty()
@@ -407,8 +410,9 @@ impl<'c> Init<'c> {
             tracing::info!("the command {ended} for its restart");
             match self.start_command() {
                 Ok(()) => {
-                    tracing::info!(pid = ?self.command_pid, "command started again");
-                    self.shared.set_command(self.command_pid);
+                    let pid = self.policy.last_command();
+                    tracing::info!(pid = ?pid, "command started again");
+                    self.shared.set_command(pid);
                     return Next::Continue;
                 }
                 Err(e) => {
@@ -466,7 +470,7 @@ impl<'c> Init<'c> {
         // With `signal_target = child` the command's group is not ours to
         // signal, now either.
         let left_alone: std::collections::BTreeSet<i32> = match self.config.signal_target {
-            crate::config::SignalTarget::Child => self.command_pid.into_iter().collect(),
+            crate::config::SignalTarget::Child => self.policy.last_command().into_iter().collect(),
             crate::config::SignalTarget::Group => Default::default(),
         };
         let stragglers = reaping(
@@ -482,8 +486,17 @@ impl<'c> Init<'c> {
     }
 }
 
-fn terminating(signo: i32) -> bool {
-    signo == libc::SIGTERM || signo == libc::SIGINT
+/// Services and jobs started before the command stop in order,
+/// not by SIGKILL with the namespace (or never, outside PID 1).
+async fn stop_early(
+    signals: &mut Signals,
+    supervision: &mut Supervision,
+    shared: &Shared,
+    config: &Config,
+) {
+    shared.set_phase(Phase::Stopping);
+    let deadline = Instant::now() + config.grace_period.get();
+    reaping(signals, supervision.stop(deadline)).await;
 }
 
 /// The sessions and groups a stray SIGTERM must spare: the command's group

@@ -30,6 +30,11 @@ pub trait Os {
     fn terminate_strays(&mut self, command: i32) -> usize;
 }
 
+/// SIGTERM or SIGINT: the signals that begin a shutdown.
+pub fn terminating(signo: i32) -> bool {
+    signo == libc::SIGTERM || signo == libc::SIGINT
+}
+
 /// A signal to act on: its number, its sender, when it came (a grace
 /// period counts from then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +93,11 @@ impl<O: Os> Policy<O> {
         }
     }
 
+    /// The last command's pid, also once it has exited.
+    pub fn last_command(&self) -> Option<i32> {
+        self.last_command
+    }
+
     /// Holds SIGTERM/SIGINT this long before acting on it.
     pub fn with_drain(mut self, drain: Duration) -> Self {
         self.drain = drain;
@@ -109,7 +119,7 @@ impl<O: Os> Policy<O> {
             sender,
             came: now,
         };
-        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+        let terminating = terminating(signo);
         if !terminating || sender == self.own_pid || self.stopping() {
             return Some(signal);
         }
@@ -184,7 +194,7 @@ impl<O: Os> Policy<O> {
         if sender == self.own_pid {
             return Next::Continue;
         }
-        let terminating = signo == libc::SIGTERM || signo == libc::SIGINT;
+        let terminating = terminating(signo);
         match self.command {
             Some(pid) => {
                 let signo = self.stop_signal_for(pid, signo);
