@@ -735,3 +735,268 @@ fn a_grandchild_ignoring_sigterm_is_killed_at_the_deadline_and_named(#[case] mod
         out.stderr
     );
 }
+
+// Parity with tini and dumb-init: the features their own test suites check.
+
+/// A field of /proc/PID/status as a bit set (bit `signo - 1`).
+fn signal_set(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+fn bits(signals: &[i32]) -> u64 {
+    signals.iter().fold(0, |set, s| set | 1u64 << (s - 1))
+}
+
+/// tini's "signal configuration test" (sigconf), with SIGCHLD added:
+/// what agent-init's parent left ignored and blocked, the command starts
+/// with too, though agent-init itself reads all of them from its signalfd
+/// (and an ignored SIGCHLD would have the kernel reap the command unseen:
+/// agent-init must still see it exit). The control: without the parent's
+/// settings the command has none of them.
+#[test]
+fn the_command_starts_with_the_dispositions_and_mask_agent_init_was_given() {
+    use nix::libc::*;
+    use std::os::unix::process::CommandExt;
+    const IGNORED: [i32; 4] = [SIGTTOU, SIGSEGV, SIGINT, SIGCHLD];
+    const BLOCKED: [i32; 3] = [SIGTTIN, SIGILL, SIGTERM];
+    fn configure(cmd: &mut std::process::Command) {
+        // SAFETY: signal() with SIG_IGN and sigprocmask install no handler
+        // code and are async-signal-safe; the set lives on this stack.
+        unsafe {
+            cmd.pre_exec(|| {
+                for s in IGNORED {
+                    signal(s, SIG_IGN);
+                }
+                let mut set: sigset_t = std::mem::zeroed();
+                sigemptyset(&mut set);
+                for s in BLOCKED {
+                    sigaddset(&mut set, s);
+                }
+                sigprocmask(SIG_BLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+    let cat = ["--", "cat", "/proc/self/status"];
+    for mode in both() {
+        let control = run(mode, &cat);
+        assert_eq!(control.code, Some(0), "{}", control.stderr);
+        let status = control.stdout.join("\n");
+        assert_eq!(
+            signal_set(&status, "SigIgn:") & bits(&IGNORED),
+            0,
+            "{status}"
+        );
+        assert_eq!(
+            signal_set(&status, "SigBlk:") & bits(&BLOCKED),
+            0,
+            "{status}"
+        );
+
+        let exited = start_with(mode, &cat, configure).wait(SOON);
+        assert_eq!(exited.code, Some(0), "{mode:?}: {}", exited.stderr);
+        let status = exited.stdout.join("\n");
+        let ignored = signal_set(&status, "SigIgn:");
+        let blocked = signal_set(&status, "SigBlk:");
+        // `unshare --fork`, which starts agent-init as PID 1 here, sets its
+        // own SIGCHLD back to the default: only the subreaper is given it.
+        let expected = match mode {
+            As::Subreaper => bits(&IGNORED),
+            _ => bits(&IGNORED) & !bits(&[SIGCHLD]),
+        };
+        assert_eq!(ignored & bits(&IGNORED), expected, "{mode:?}: {status}");
+        assert_eq!(
+            blocked & bits(&BLOCKED),
+            bits(&BLOCKED),
+            "{mode:?}: {status}"
+        );
+    }
+}
+
+/// tini's `-e`: `--remap-exit FROM=TO` (repeatable, comma-separated, a bare
+/// FROM is FROM=0; also from `AGENT_INIT_REMAP_EXIT`); other codes pass
+/// through; the termination report says both codes.
+#[test]
+fn remapped_exit_codes_and_only_those() {
+    let exit = |code: u8| format!("exit {code}");
+    /// Flags, variables, the command's code, agent-init's.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], u8, i32);
+    let cases: [Case; 6] = [
+        (&["--remap-exit", "143=0"], &[], 143, 0),
+        (&["--remap-exit", "143"], &[], 143, 0),
+        (
+            &["--remap-exit", "1=2,3=4", "--remap-exit", "5=6"],
+            &[],
+            5,
+            6,
+        ),
+        (&[], &[("AGENT_INIT_REMAP_EXIT", "130=0,3=9")], 3, 9),
+        // Negative controls: other codes, and no option at all.
+        (&["--remap-exit", "143=0"], &[], 3, 3),
+        (&[], &[], 143, 143),
+    ];
+    for (flags, env, code, expected) in cases {
+        let script = exit(code);
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&["--", "sh", "-c", &script]);
+        let exited = start_with(As::Subreaper, &args, |c| {
+            c.envs(env.iter().copied());
+        })
+        .wait(SOON);
+        assert_eq!(
+            exited.code,
+            Some(expected),
+            "{flags:?} {env:?}: {}",
+            exited.stderr
+        );
+    }
+    let log = std::env::temp_dir().join(format!("agent-init-remap-{}", std::process::id()));
+    let log_arg = log.to_str().unwrap();
+    let exited = run(
+        As::Subreaper,
+        &[
+            "--termination-log",
+            log_arg,
+            "--remap-exit",
+            "143=0",
+            "--",
+            "sh",
+            "-c",
+            "exit 143",
+        ],
+    );
+    assert_eq!(exited.code, Some(0));
+    let report = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        report.starts_with("agent-init: command exited with 143 (exit 0)\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("exit code 143 was remapped to 0"),
+        "{report}"
+    );
+    let _ = std::fs::remove_file(&log);
+}
+
+/// A bad remap is refused before anything runs, naming the key and where
+/// it came from: a flag is a usage error (64), a variable a configuration
+/// error (78).
+#[test]
+fn a_bad_remap_is_refused_naming_its_source() {
+    let o = agent(&["--remap-exit", "300=0", "--", "true"], &[]);
+    exits_with(&o, 64, &["remap_exit", "300"]);
+    let o = agent(&["--remap-exit", "3=1,3=2", "--", "true"], &[]);
+    exits_with(&o, 64, &["remap_exit", "remapped twice"]);
+    let o = agent(&["--", "true"], &[("AGENT_INIT_REMAP_EXIT", "x=0")]);
+    exits_with(&o, 78, &["AGENT_INIT_REMAP_EXIT", "`x`"]);
+}
+
+/// tini's `-w`: every reaped orphan is named in a warning (tini's wording,
+/// so what greps for it finds it); without the option there is none.
+#[test]
+fn warn_reaped_names_every_reaped_orphan() {
+    // The subshell exits at once: its sleep is an orphan agent-init adopts.
+    let script = "(sleep 0.2 &); sleep 1";
+    for mode in both() {
+        let warned = run(mode, &["--warn-reaped", "--", "sh", "-c", script]);
+        assert_eq!(warned.code, Some(0), "{}", warned.stderr);
+        let line = warned
+            .stderr
+            .lines()
+            .find(|l| l.contains("Reaped zombie process with pid="))
+            .unwrap_or_else(|| panic!("{mode:?}: no warning: {}", warned.stderr));
+        assert!(
+            line.contains("WARN") && line.contains("command=") && line.contains("sleep"),
+            "{line}"
+        );
+        // The command itself is agent-init's own child: not named.
+        assert_eq!(
+            warned.stderr.matches("Reaped zombie").count(),
+            1,
+            "{}",
+            warned.stderr
+        );
+
+        let quiet = run(mode, &["--", "sh", "-c", script]);
+        assert_eq!(quiet.code, Some(0));
+        assert!(!quiet.stderr.contains("Reaped zombie"), "{}", quiet.stderr);
+    }
+}
+
+/// tini's `-p`: agent-init not PID 1, started by a process that is then
+/// SIGKILLed, gets the parent-death signal, forwards it to the command and
+/// stops: the command ignores it, so the grace period ends it. The control:
+/// the same signal sent while the parent lives is only forwarded.
+#[test]
+fn parent_death_signal_stops_the_command_when_the_parent_dies() {
+    let reporter = format!("{} signals --exit-on SIGTERM 0", testproc());
+    let script = format!(
+        "{} --grace-period 1s --parent-death-signal SIGUSR1 -- {reporter} & wait",
+        agent_init_shell()
+    );
+    let started = |script: &str| {
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let sh = parent.id() as i32;
+        let init = wait_for(SOON, "agent-init under sh", || {
+            children_of(sh).first().copied()
+        });
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(parent.stdout.take().unwrap()));
+        (parent, init, lines)
+    };
+    let alive = |pid: i32| {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+
+    // The control: the parent lives; SIGUSR1 is forwarded, nothing stops.
+    let (mut parent, init, mut lines) = started(&script);
+    assert!(lines.next().unwrap().unwrap().starts_with("ready parent"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGUSR1).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "parent SIGUSR1");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(alive(init), "agent-init stopped on a plain SIGUSR1");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGTERM).unwrap();
+    assert!(parent.wait().unwrap().success());
+
+    // The parent dies.
+    let (mut parent, init, mut lines) = started(&script);
+    assert!(lines.next().unwrap().unwrap().starts_with("ready parent"));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "parent SIGUSR1");
+    wait_for(SOON, "agent-init to stop after its parent died", || {
+        (!alive(init)).then_some(())
+    });
+}
+
+/// dumb-init's `--rewrite` for agent CLIs: with `--stop-signal SIGINT` a
+/// SIGTERM to agent-init reaches the command as SIGINT; other signals go
+/// as they are.
+#[test]
+fn the_stop_signal_replaces_sigterm_for_the_command() {
+    let mut init = start_signal_reporter(&["--stop-signal", "SIGINT", "--grace-period", "2s"]);
+    init.signal(Signal::SIGUSR1);
+    init.expect("parent SIGUSR1");
+    init.signal(Signal::SIGTERM);
+    init.expect("parent SIGINT");
+    assert!(
+        !init.seen.iter().any(|l| l == "parent SIGTERM"),
+        "{:?}",
+        init.seen
+    );
+    // The reporter exits only on SIGTERM: the grace period ends it.
+    let exited = init.wait(SOON);
+    assert_eq!(exited.code, Some(137), "{}", exited.stderr);
+}

@@ -24,12 +24,24 @@ impl Terminal {
     /// Starts `unshare … agent-init ARGS` as a session leader whose
     /// controlling terminal is a fresh pty, as Docker does for `-it`.
     fn start(args: &[&str]) -> Terminal {
+        Terminal::start_as(true, args)
+    }
+
+    /// As PID 1 of a new PID namespace, or (`pid1` false) as an ordinary
+    /// process (`docker run -it` of an image whose entrypoint it is, with
+    /// `--init`).
+    fn start_as(pid1: bool, args: &[&str]) -> Terminal {
         let pty = openpty(None, None).expect("openpty");
         let slave: OwnedFd = pty.slave;
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc"])
-            .arg(agent_init())
-            .args(args)
+        let mut cmd = if pid1 {
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--pid", "--fork", "--mount-proc"])
+                .arg(agent_init());
+            cmd
+        } else {
+            Command::new(agent_init())
+        };
+        cmd.args(args)
             .env("TERM", "dumb")
             .env("PS1", "$ ")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
@@ -214,4 +226,24 @@ fn the_terminal_gets_no_info_lines(#[case] extra: &[&str], #[case] shown: bool) 
     std::thread::sleep(Duration::from_millis(100));
     let screen = term.screen();
     assert_eq!(screen.contains(" INFO "), shown, "screen:\n{screen}");
+}
+
+/// dumb-init's test_tty: not PID 1 on a terminal, the subreaper note does
+/// not land before the command's output (it is a debug line there). The
+/// control: with the debug level asked for, it is there.
+#[rstest::rstest]
+#[case::quiet(&[], false)]
+#[case::asked_for(&["--log-level", "debug"], true)]
+fn not_pid1_on_a_terminal_the_subreaper_note_stays_off_the_screen(
+    #[case] extra: &[&str],
+    #[case] shown: bool,
+) {
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&["--", "sh", "-c", "echo the-command-ran"]);
+    let mut term = Terminal::start_as(false, &args);
+    term.wait_screen("the command's output", |s| s.contains("the-command-ran"));
+    assert_eq!(term.exit_code(), Some(0));
+    std::thread::sleep(Duration::from_millis(100));
+    let screen = term.screen();
+    assert_eq!(screen.contains("subreaper"), shown, "screen:\n{screen}");
 }

@@ -27,11 +27,32 @@ pub fn watch(pid: i32) -> oneshot::Receiver<WaitStatus> {
 }
 
 /// Collects every exited child and delivers the statuses asked for;
-/// returns the pids nobody asked for (orphans the init adopted).
-pub fn reap() -> Vec<(i32, WaitStatus)> {
+/// returns the pids nobody asked for (orphans the init adopted), with
+/// `name` each with its command's name.
+pub fn reap(name: bool) -> Vec<(i32, WaitStatus, Option<String>)> {
     let mut unclaimed = Vec::new();
     loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        // Named: a look at the next exited child without reaping it, while
+        // its /proc entry still says what it was.
+        let mut command = None;
+        let mut target = -1;
+        if name {
+            match crate::sys::next_exited() {
+                Ok(Some(pid)) => {
+                    target = pid;
+                    if !WAITERS
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .contains_key(&pid)
+                    {
+                        command = crate::sys::command_name(pid);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {}
+            }
+        }
+        match waitpid(Pid::from_raw(target), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => break,
             Ok(status) => {
                 let Some(pid) = status.pid().map(Pid::as_raw) else {
@@ -46,7 +67,7 @@ pub fn reap() -> Vec<(i32, WaitStatus)> {
                     Some(tx) => {
                         let _ = tx.send(status);
                     }
-                    None => unclaimed.push((pid, status)),
+                    None => unclaimed.push((pid, status, command)),
                 }
             }
             Err(Errno::EINTR) => continue,

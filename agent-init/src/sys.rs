@@ -143,9 +143,11 @@ impl std::os::fd::AsRawFd for SignalFd {
 /// Sets every signal of `signals` that agent-init inherited as ignored back
 /// to the default (they are blocked, so the default never runs here):
 /// with SIGCHLD ignored the kernel reaps children itself and no exit would
-/// ever be seen, and the command, hooks and services would inherit the
-/// other ignored signals (`sh -c 'agent-init -- cmd &'` ignores SIGINT).
-/// SIGPIPE stays as Rust set it: the child gets its default anyway.
+/// ever be seen. Which were ignored is remembered: children get exactly
+/// those back between fork and exec (`place_child`), as tini's sigconf
+/// test checks (`nohup`, `trap '' INT`: the command still ignores them).
+/// SIGPIPE cannot be told: Rust's runtime ignores it before `main`, and a
+/// child gets its default.
 fn default_dispositions(signals: &[i32]) {
     // Which are ignored, from one read of /proc (unreadable: all of them).
     let ignored = {
@@ -167,7 +169,11 @@ fn default_dispositions(signals: &[i32]) {
             .ok()
             .and_then(|b| 1u64.checked_shl(b))
             .unwrap_or(0);
-        let reset = signo == libc::SIGCHLD || (ignored & bit != 0 && signo != libc::SIGPIPE);
+        let was_ignored = ignored & bit != 0 && signo != libc::SIGPIPE;
+        if was_ignored {
+            ORIGINAL_IGNORED.fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
+        }
+        let reset = signo == libc::SIGCHLD || was_ignored;
         if reset {
             // SAFETY: SIG_DFL installs no handler code.
             unsafe {
@@ -351,6 +357,49 @@ pub fn set_child_subreaper() -> io::Result<()> {
     Ok(())
 }
 
+/// The pid of a child that has exited, left unreaped (waitid with
+/// WNOWAIT); None when none has.
+pub fn next_exited() -> io::Result<Option<i32>> {
+    // SAFETY: waitid writes only into the siginfo this frame owns, zeroed
+    // first so that si_pid reads 0 when no child has exited (WNOHANG).
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let pid = info.si_pid();
+        Ok((pid > 0).then_some(pid))
+    }
+}
+
+/// What a process (a zombie too) is called: its `comm`.
+pub fn command_name(pid: i32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
+}
+
+/// agent-init's parent.
+pub fn parent_pid() -> i32 {
+    unistd::getppid().as_raw()
+}
+
+/// Asks the kernel for `signo` when agent-init's parent dies.
+pub fn set_parent_death_signal(signo: i32) -> io::Result<()> {
+    let signo = libc::c_ulong::try_from(signo).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and reads no memory.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signo, 0, 0, 0) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// How a child is placed relative to agent-init's session and terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
@@ -364,8 +413,8 @@ pub enum Placement {
     Inherit,
 }
 
-/// Arranges for a spawned child to start with the signal mask agent-init
-/// itself started with, in its own session
+/// Arranges for a spawned child to start with the signal mask and the
+/// ignored signals agent-init itself started with, in its own session
 /// or foreground process group, then to drop to `identity` (uid, gid,
 /// supplementary groups) and set
 /// no_new_privs when asked. Spawn it through [`spawn`].
@@ -388,9 +437,11 @@ pub fn place_child(
                 .collect::<Vec<_>>(),
         )
     });
+    let ignored = ORIGINAL_IGNORED.load(std::sync::atomic::Ordering::Relaxed);
     let closure = move || -> io::Result<()> {
         // agent-init installs no handlers (its signals come from a
-        // signalfd), so only the mask it blocked them with goes back.
+        // signalfd): the mask it blocked them with goes back, and the
+        // signals its parent left ignored are ignored again.
         signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&original_mask()), None)?;
         match placement {
             Placement::Inherit => {}
@@ -414,6 +465,8 @@ pub fn place_child(
                 }
             }
         }
+        // After the placement, whose tcsetpgrp sets SIGTTOU to the default.
+        restore_ignored(ignored);
         if let Some((uid, gid, groups)) = &ids {
             // Groups first, uid last: after setuid there is no way back.
             if unistd::geteuid().is_root() {
@@ -433,6 +486,28 @@ pub fn place_child(
     // allocates nothing (everything it uses was built before the fork).
     unsafe {
         cmd.pre_exec(closure);
+    }
+}
+
+/// The signals agent-init's parent left ignored (bit `signo - 1`), which
+/// children get back ignored; 0 outside the init, which changes none.
+static ORIGINAL_IGNORED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Between fork and exec: the dispositions the parent gave agent-init
+/// back, ignored where they were (only `signal`, async-signal-safe).
+fn restore_ignored(ignored: u64) {
+    for signo in 1..=64i32 {
+        let bit = u32::try_from(signo - 1)
+            .ok()
+            .and_then(|b| 1u64.checked_shl(b))
+            .unwrap_or(0);
+        if ignored & bit != 0 {
+            // SAFETY: SIG_IGN installs no handler code; signal() is
+            // async-signal-safe.
+            unsafe {
+                libc::signal(signo, libc::SIG_IGN);
+            }
+        }
     }
 }
 

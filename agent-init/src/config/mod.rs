@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use load::{effective, file_path, from_flags, load, Flags, Loaded, Sources, ENV_PREFIX};
-pub use value::{CheckName, Listen, Mode, OnChange, Preset, Seconds, SignalName};
+pub use value::{CheckName, ExitRemap, Listen, Mode, OnChange, Preset, Seconds, SignalName};
 
 use crate::logging::{LogFormat, LogLevel};
 
@@ -34,6 +34,16 @@ pub struct Config {
     #[serde(deserialize_with = "value::opt_text")]
     pub termination_log: Option<String>,
     pub signal_target: SignalTarget,
+    /// What SIGTERM or SIGINT from outside becomes for the command (unset:
+    /// the signal itself).
+    pub stop_signal: Option<SignalName>,
+    /// The command's exit codes agent-init exits with as others.
+    pub remap_exit: ExitRemap,
+    /// A WARN line for every reaped process that was not agent-init's own.
+    #[serde(deserialize_with = "value::flag")]
+    pub warn_reaped: bool,
+    /// Asked for on the parent's death when not PID 1, and a stop then.
+    pub parent_death_signal: Option<SignalName>,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
     /// CLI preset: claude, codex, gemini, opencode, qwen, openhands, aider.
@@ -349,6 +359,10 @@ impl Default for Config {
             shutdown: Shutdown::default(),
             termination_log: None,
             signal_target: SignalTarget::Group,
+            stop_signal: None,
+            remap_exit: ExitRemap::default(),
+            warn_reaped: false,
+            parent_death_signal: None,
             log_format: LogFormat::Text,
             log_level: LogLevel::Info,
             preset: None,

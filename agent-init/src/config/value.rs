@@ -346,6 +346,64 @@ impl<'de> Deserialize<'de> for SignalName {
     }
 }
 
+/// `remap_exit`: the command's exit codes agent-init exits with as others
+/// (`143=0`; a bare `143` is `143=0`, as tini's `-e 143`), checked at
+/// load: each code 0–255, each FROM once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitRemap(pub Vec<(u8, u8)>);
+
+impl ExitRemap {
+    pub fn parse(items: &[String]) -> Result<ExitRemap, String> {
+        let code = |s: &str| {
+            s.trim()
+                .parse::<u8>()
+                .map_err(|_| format!("`{s}` is not an exit code (0 to 255)"))
+        };
+        let mut out: Vec<(u8, u8)> = Vec::new();
+        for item in items.iter().filter(|i| !i.trim().is_empty()) {
+            let (from, to) = match item.split_once('=') {
+                Some((from, to)) => (code(from)?, code(to)?),
+                None => (code(item)?, 0),
+            };
+            if out.iter().any(|(f, _)| *f == from) {
+                return Err(format!("exit code {from} is remapped twice"));
+            }
+            out.push((from, to));
+        }
+        Ok(ExitRemap(out))
+    }
+
+    /// The code agent-init exits with when the command's is `code`.
+    pub fn apply(&self, code: u8) -> u8 {
+        self.0
+            .iter()
+            .find(|(from, _)| *from == code)
+            .map_or(code, |(_, to)| *to)
+    }
+}
+
+impl Serialize for ExitRemap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (from, to) in &self.0 {
+            seq.serialize_element(&format!("{from}={to}"))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ExitRemap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Comma-separated too, in a list item as in one string.
+        let items: Vec<String> = names(d)?
+            .iter()
+            .flat_map(|i| i.split(',').map(|s| s.trim().to_string()))
+            .collect();
+        ExitRemap::parse(&items).map_err(de::Error::custom)
+    }
+}
+
 /// What to do when a mounted ConfigMap or Secret changes: `restage`,
 /// `signal:SIGNAME` or `restart`, checked at load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -85,12 +85,26 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     // agent-init (anyone else).
     let signals =
         sys::SignalFd::open(&sys::init_signals()).map_err(|e| Error::os("blocking signals", e))?;
+    let mut parent = None;
     if own_pid != 1 {
         sys::set_child_subreaper().map_err(|e| Error::os("becoming a child subreaper", e))?;
-        tracing::warn!(
-            pid = own_pid,
-            "not running as PID 1: registered as child subreaper, so orphans of the command are still reaped"
-        );
+        // On a terminal (`docker run -it` without --init) the line would
+        // come before the command's own output: debug there.
+        const NOTE: &str = "not running as PID 1: registered as child subreaper, so orphans of the command are still reaped";
+        if sys::stderr_is_tty() {
+            tracing::debug!(pid = own_pid, "{NOTE}");
+        } else {
+            tracing::warn!(pid = own_pid, "{NOTE}");
+        }
+        if let Some(signal) = config.parent_death_signal {
+            let ppid = sys::parent_pid();
+            sys::set_parent_death_signal(signal.get())
+                .map_err(|e| Error::os("asking for a parent-death signal", e))?;
+            parent = Some(ParentDeath {
+                ppid,
+                signo: signal.get(),
+            });
+        }
     }
     // Checked now, even without an endpoint: a bad health.mcp fails the
     // start, not the first probe.
@@ -105,6 +119,8 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     let mut report = termination::Termination::new();
     let result = runtime.block_on(async {
         let mut init = Init::start(mode, config, own_pid, signals).await?;
+        init.parent = parent;
+        init.parent_gone_already();
         let result = init.run(&mut report).await;
         // The process ends now: nothing it holds needs freeing.
         std::mem::forget(init);
@@ -115,6 +131,14 @@ pub fn run(mode: Mode, config: &Config) -> Result<u8, Error> {
     // mount must not hold up the exit either.
     std::mem::forget(runtime);
     result
+}
+
+/// `parent_death_signal`: the parent agent-init had when it asked, and the
+/// signal that says it died.
+#[derive(Debug, Clone, Copy)]
+struct ParentDeath {
+    ppid: i32,
+    signo: i32,
 }
 
 /// When the pages only startup used are let go: long before anyone could
@@ -145,6 +169,8 @@ struct Init<'c> {
     /// Why the init ends with an error after an orderly shutdown (the
     /// command could not be started again).
     failure: Option<Error>,
+    /// `parent_death_signal` asked for (not PID 1).
+    parent: Option<ParentDeath>,
 }
 
 impl<'c> Init<'c> {
@@ -159,6 +185,7 @@ impl<'c> Init<'c> {
         signals: sys::SignalFd,
     ) -> Result<Init<'c>, Error> {
         let mut signals = Signals::register(signals, own_pid)?;
+        signals.warn_reaped = config.warn_reaped;
         let keep_alive = matches!(mode, Mode::KeepAlive);
         let shared = Arc::new(Shared::new(own_pid, keep_alive));
         // What `agent-init health` beside the init probes with: these, not
@@ -172,7 +199,7 @@ impl<'c> Init<'c> {
         }
         let startup = Box::pin(steps::run(config, steps::Mode::Run));
         let launch = interruptible(&mut signals, own_pid, "startup", startup).await??;
-        reap_orphans();
+        reap_orphans(config.warn_reaped);
         if !config.services.is_empty() || !config.jobs.is_empty() {
             output::Sink::start(config.log_format);
         }
@@ -198,7 +225,8 @@ impl<'c> Init<'c> {
             shared: shared.clone(),
         };
         let policy = Policy::new(os, own_pid, config.grace_period.get(), config.signal_target)
-            .with_drain(config.shutdown.delay.get());
+            .with_drain(config.shutdown.delay.get())
+            .with_stop_signal(config.stop_signal.map(|s| s.get()));
         let mut init = Init {
             config,
             own_pid,
@@ -217,6 +245,7 @@ impl<'c> Init<'c> {
             // command would only fault them back in on its way out).
             release: Some(Box::pin(tokio::time::sleep(RELEASE_AFTER))),
             failure: None,
+            parent: None,
         };
         init.begin(mode).await?;
         Ok(init)
@@ -319,8 +348,13 @@ impl<'c> Init<'c> {
             return Next::Continue;
         };
         if signo == libc::SIGCHLD {
-            reap_orphans();
+            reap_orphans(self.signals.warn_reaped);
             return Next::Continue;
+        }
+        if let Some(parent) = self.parent.filter(|p| p.signo == signo) {
+            if sys::parent_pid() != parent.ppid {
+                return self.on_parent_death(parent);
+            }
         }
         match self.policy.receive(signo, sender, Instant::now()) {
             Some(signal) => self.act(signal).await,
@@ -331,6 +365,29 @@ impl<'c> Init<'c> {
                 Next::Continue
             }
         }
+    }
+
+    /// The parent died before its signal could be asked for: the same as
+    /// its coming now.
+    fn parent_gone_already(&mut self) {
+        if let Some(parent) = self.parent {
+            if sys::parent_pid() != parent.ppid {
+                let _ = self.on_parent_death(parent);
+            }
+        }
+    }
+
+    /// agent-init's parent is gone: the command gets the signal (as tini
+    /// forwards it) and the shutdown begins, within the grace period.
+    fn on_parent_death(&mut self, parent: ParentDeath) -> Next {
+        self.parent = None;
+        tracing::info!(
+            signal = sys::signal_name(parent.signo),
+            ppid = parent.ppid,
+            "the parent died: stopping"
+        );
+        self.shared.set_phase(Phase::Stopping);
+        self.policy.stop_with(parent.signo, Instant::now())
     }
 
     /// A signal to act on (forward it, or begin the shutdown), with the
@@ -375,7 +432,7 @@ impl<'c> Init<'c> {
             }
         } else if let (Some(pid), None) = (self.shared.command_pid(), self.restart_by) {
             tracing::info!(pid, "configuration changed: restarting the command");
-            Target::new(pid, self.config.signal_target).ask(libc::SIGTERM);
+            Target::new(pid, self.config.signal_target).ask(self.policy.stop_signal());
             self.restart_by = Some(Instant::now() + self.config.grace_period.get());
         }
         Next::Continue
@@ -428,7 +485,17 @@ impl<'c> Init<'c> {
             }
         }
         report.command = Some(ended.to_string());
-        self.policy.on_command_exit(status)
+        match self.policy.on_command_exit(status) {
+            Next::Exit(code) => {
+                let remapped = self.config.remap_exit.apply(code);
+                if remapped != code {
+                    tracing::info!(code, remapped, "exit code remapped (remap_exit)");
+                    report.remapped = Some((code, remapped));
+                }
+                Next::Exit(remapped)
+            }
+            next => next,
+        }
     }
 
     async fn release_held(&mut self) -> Next {
@@ -518,6 +585,8 @@ struct Signals {
     queue: std::collections::VecDeque<sys::Received>,
     /// The descriptor failed (never, in practice): no more signals.
     closed: bool,
+    /// `warn_reaped`: orphans reaped on a SIGCHLD are named.
+    warn_reaped: bool,
 }
 
 impl Signals {
@@ -527,6 +596,7 @@ impl Signals {
             fd: sys::signals_async(fd).map_err(|e| Error::os("watching signals", e))?,
             queue: std::collections::VecDeque::new(),
             closed: false,
+            warn_reaped: false,
         })
     }
 
@@ -608,7 +678,7 @@ async fn interruptible<F: std::future::Future>(
             biased;
             Some(sys::Received { signo, sender }) = signals.next() => {
                 match signo {
-                    libc::SIGCHLD => reap_orphans(),
+                    libc::SIGCHLD => reap_orphans(signals.warn_reaped),
                     libc::SIGTERM | libc::SIGINT if sender != own_pid => {
                         tracing::warn!(signal = sys::signal_name(signo), "{what} interrupted");
                         return Err(Error::Interrupted(signo));
@@ -630,7 +700,7 @@ async fn reaping<F: std::future::Future>(signals: &mut Signals, f: F) -> F::Outp
             biased;
             Some(sys::Received { signo, .. }) = signals.next() => {
                 if signo == libc::SIGCHLD {
-                    reap_orphans();
+                    reap_orphans(signals.warn_reaped);
                 } else {
                     tracing::debug!(signal = sys::signal_name(signo), "ignored while stopping services");
                 }
@@ -656,9 +726,17 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Reaps every exited child; those nobody waits for are orphans the init
-/// adopted.
-fn reap_orphans() {
-    for (pid, status) in children::reap() {
-        tracing::trace!(pid, ?status, "reaped orphan");
+/// adopted, each named in a warning with `warn` (`warn_reaped`).
+fn reap_orphans(warn: bool) {
+    for (pid, status, command) in children::reap(warn) {
+        if warn {
+            // Worded as tini's -w, so what greps for it finds it.
+            tracing::warn!(
+                command = command.as_deref().unwrap_or("?"),
+                "Reaped zombie process with pid={pid}"
+            );
+        } else {
+            tracing::trace!(pid, ?status, "reaped orphan");
+        }
     }
 }

@@ -68,6 +68,9 @@ pub struct Policy<O: Os> {
     held: Option<(Signal, Instant)>,
     /// The last command's pid, also once it has exited.
     last_command: Option<i32>,
+    /// What a SIGTERM/SIGINT from outside becomes for the command (None:
+    /// itself).
+    stop_signal: Option<i32>,
     /// Whether the strays have had their SIGTERM.
     strays_told: bool,
 }
@@ -90,6 +93,30 @@ impl<O: Os> Policy<O> {
             held: None,
             last_command: None,
             strays_told: false,
+            stop_signal: None,
+        }
+    }
+
+    /// SIGTERM/SIGINT from outside reach the command as `signo`.
+    pub fn with_stop_signal(mut self, signo: Option<i32>) -> Self {
+        self.stop_signal = signo;
+        self
+    }
+
+    /// What the command is asked to stop with (a restart's stop too).
+    pub fn stop_signal(&self) -> i32 {
+        self.stop_signal.unwrap_or(libc::SIGTERM)
+    }
+
+    /// A stop for another reason (the parent died): `signo` to the
+    /// command, and the grace period begins, as a SIGTERM would.
+    pub fn stop_with(&mut self, signo: i32, now: Instant) -> Next {
+        match self.command {
+            Some(pid) => {
+                self.stop(pid, signo, now);
+                Next::Continue
+            }
+            None => self.shutdown_keep_alive(signo, now),
         }
     }
 
@@ -196,25 +223,14 @@ impl<O: Os> Policy<O> {
         }
         let terminating = terminating(signo);
         match self.command {
+            Some(pid) if terminating => {
+                let signo = self.stop_signal.unwrap_or(signo);
+                self.stop(pid, signo, now);
+                Next::Continue
+            }
             Some(pid) => {
                 let signo = self.stop_signal_for(pid, signo);
                 self.forward(pid, signo);
-                if terminating {
-                    // A stopped command cannot act on SIGTERM until
-                    // continued; a running one must not see a SIGCONT it
-                    // did not ask for.
-                    let target = match self.target {
-                        SignalTarget::Group => -pid,
-                        SignalTarget::Child => pid,
-                    };
-                    if self.os.stopped(target) || self.os.stopped(pid) {
-                        self.forward(pid, libc::SIGCONT);
-                    }
-                    self.start_grace(now);
-                    // What the command left outside its group cleans up
-                    // within the same grace period.
-                    self.tell_strays();
-                }
                 Next::Continue
             }
             None if terminating => self.shutdown_keep_alive(signo, now),
@@ -223,6 +239,25 @@ impl<O: Os> Policy<O> {
                 Next::Continue
             }
         }
+    }
+
+    /// The command is asked to stop with `signo`; the grace period begins.
+    fn stop(&mut self, pid: i32, signo: i32, now: Instant) {
+        let signo = self.stop_signal_for(pid, signo);
+        self.forward(pid, signo);
+        // A stopped command cannot act on the signal until continued; a
+        // running one must not see a SIGCONT it did not ask for.
+        let target = match self.target {
+            SignalTarget::Group => -pid,
+            SignalTarget::Child => pid,
+        };
+        if self.os.stopped(target) || self.os.stopped(pid) {
+            self.forward(pid, libc::SIGCONT);
+        }
+        self.start_grace(now);
+        // What the command left outside its group cleans up within the
+        // same grace period.
+        self.tell_strays();
     }
 
     /// The command runs in a session of its own, so for the kernel its
@@ -252,7 +287,7 @@ impl<O: Os> Policy<O> {
         if self.deadline.is_none() {
             tracing::info!(
                 grace = %crate::config::value::format_duration(self.grace),
-                "shutting down: SIGTERM sent, SIGKILL for what is left after the grace period"
+                "shutting down: stop signal sent, SIGKILL for what is left after the grace period"
             );
             self.deadline = Some(now + self.grace);
         }
@@ -465,6 +500,29 @@ mod tests {
             p.command_started(pid);
         }
         p
+    }
+
+    #[test]
+    fn a_stop_signal_replaces_sigterm_and_sigint_but_no_other() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let mut p = policy(&mut fake, Some(7)).with_stop_signal(Some(libc::SIGINT));
+        p.on_signal(libc::SIGUSR1, 0, now);
+        p.on_signal(libc::SIGTERM, 0, now);
+        assert_eq!(p.os.calls, vec![(-7, libc::SIGUSR1), (-7, libc::SIGINT)]);
+        assert_eq!(p.deadline(), Some(now + GRACE));
+        assert_eq!(p.stop_signal(), libc::SIGINT);
+    }
+
+    #[test]
+    fn a_stop_for_another_reason_forwards_its_signal_and_starts_the_grace_period() {
+        let mut fake = Fake::default();
+        let now = Instant::now();
+        let mut p = policy(&mut fake, Some(7));
+        assert_eq!(p.stop_with(libc::SIGUSR1, now), Next::Continue);
+        assert_eq!(p.os.calls, vec![(-7, libc::SIGUSR1)]);
+        assert_eq!(p.deadline(), Some(now + GRACE));
+        assert_eq!(p.os.strays, vec![7]);
     }
 
     #[test]

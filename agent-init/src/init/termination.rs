@@ -23,6 +23,9 @@ pub struct Termination {
     pub command: Option<String>,
     /// The grace period ran out and SIGKILL was sent.
     pub forced: bool,
+    /// The command's exit code and the one agent-init exited with instead
+    /// (`remap_exit`).
+    pub remapped: Option<(u8, u8)>,
 }
 
 impl Termination {
@@ -31,6 +34,7 @@ impl Termination {
             started: Instant::now(),
             command: None,
             forced: false,
+            remapped: None,
         }
     }
 }
@@ -63,6 +67,11 @@ pub fn summary(t: &Termination, result: &Result<u8, Error>, oom_kills: Option<u6
         )),
         (Ok(code), Some(how)) => lines.push(format!("agent-init: command {how} (exit {code})")),
         (Ok(code), None) => lines.push(format!("agent-init: stopped (exit {code})")),
+    }
+    if let Some((from, to)) = t.remapped {
+        lines.push(format!(
+            "the command's exit code {from} was remapped to {to}"
+        ));
     }
     if t.forced {
         lines.push("the grace period ran out: what was left got SIGKILL".into());
@@ -126,6 +135,12 @@ mod tests {
         t.command = Some("killed by SIGKILL".into());
         t.forced = true;
         let s = summary(&t, &Ok(137), Some(2));
+        assert!(!s.contains("remapped"), "{s}");
+        let mut remapped = Termination::new();
+        remapped.command = Some("exited with 143".into());
+        remapped.remapped = Some((143, 0));
+        let r = summary(&remapped, &Ok(0), None);
+        assert!(r.starts_with("agent-init: command exited with 143 (exit 0)\nthe command's exit code 143 was remapped to 0\n"), "{r}");
         assert!(
             s.starts_with("agent-init: command killed by SIGKILL (exit 137)\n"),
             "{s}"
