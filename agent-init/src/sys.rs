@@ -140,6 +140,16 @@ impl std::os::fd::AsRawFd for SignalFd {
     }
 }
 
+/// `signo`'s bit in a signal set as /proc/PID/status shows it (bit
+/// `signo - 1`); 0 for a number outside 1–64.
+fn signal_bit(signo: i32) -> u64 {
+    u32::try_from(signo.saturating_sub(1))
+        .ok()
+        .filter(|_| signo >= 1)
+        .and_then(|b| 1u64.checked_shl(b))
+        .unwrap_or(0)
+}
+
 /// Sets every signal of `signals` that agent-init inherited as ignored back
 /// to the default (they are blocked, so the default never runs here):
 /// with SIGCHLD ignored the kernel reaps children itself and no exit would
@@ -165,10 +175,7 @@ fn default_dispositions(signals: &[i32]) {
             .unwrap_or(u64::MAX)
     };
     for &signo in signals {
-        let bit = u32::try_from(signo.saturating_sub(1))
-            .ok()
-            .and_then(|b| 1u64.checked_shl(b))
-            .unwrap_or(0);
+        let bit = signal_bit(signo);
         let was_ignored = ignored & bit != 0 && signo != libc::SIGPIPE;
         if was_ignored {
             ORIGINAL_IGNORED.fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
@@ -497,11 +504,7 @@ static ORIGINAL_IGNORED: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomi
 /// back, ignored where they were (only `signal`, async-signal-safe).
 fn restore_ignored(ignored: u64) {
     for signo in 1..=64i32 {
-        let bit = u32::try_from(signo - 1)
-            .ok()
-            .and_then(|b| 1u64.checked_shl(b))
-            .unwrap_or(0);
-        if ignored & bit != 0 {
+        if ignored & signal_bit(signo) != 0 {
             // SAFETY: SIG_IGN installs no handler code; signal() is
             // async-signal-safe.
             unsafe {

@@ -351,8 +351,8 @@ impl<'c> Init<'c> {
             reap_orphans(self.signals.warn_reaped);
             return Next::Continue;
         }
-        if let Some(parent) = self.parent.filter(|p| p.signo == signo) {
-            if sys::parent_pid() != parent.ppid {
+        if self.parent.is_some_and(|p| p.signo == signo) {
+            if let Some(parent) = self.parent_died() {
                 return self.on_parent_death(parent);
             }
         }
@@ -370,11 +370,14 @@ impl<'c> Init<'c> {
     /// The parent died before its signal could be asked for: the same as
     /// its coming now.
     fn parent_gone_already(&mut self) {
-        if let Some(parent) = self.parent {
-            if sys::parent_pid() != parent.ppid {
-                let _ = self.on_parent_death(parent);
-            }
+        if let Some(parent) = self.parent_died() {
+            let _ = self.on_parent_death(parent);
         }
+    }
+
+    /// The parent asked about, if it is no longer agent-init's parent.
+    fn parent_died(&self) -> Option<ParentDeath> {
+        self.parent.filter(|p| sys::parent_pid() != p.ppid)
     }
 
     /// agent-init's parent is gone: the command gets the signal (as tini
